@@ -1,0 +1,21 @@
+//! The layer every sba-edge handler runs inside, in the spirit of axum's middleware: a function
+//! crate hands `serve` its `Service` description and a routing closure; `serve` gives the
+//! request an id and a trace span, strips the mount prefix, turns `ApiError`s into the JSON
+//! error shape, puts the security headers on every response and writes one JSON log line.
+//!
+//! Not for: business logic, authentication (tenant context lives in its own crate) or
+//! talking to Redis/Postgres.
+
+mod call;
+mod health;
+mod reply;
+pub mod security;
+mod serve;
+mod service;
+
+pub use call::{Call, RequestContext};
+pub use health::{health, readiness, Probe};
+pub use reply::json;
+pub use sba_errors::ApiError;
+pub use serve::serve;
+pub use service::{RoutePath, Service};

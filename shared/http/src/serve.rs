@@ -1,0 +1,96 @@
+use crate::{security, ApiError, Call, RequestContext, RoutePath, Service};
+use sba_observe::{LogLine, RequestId, TraceContext};
+use std::future::Future;
+use std::rc::Rc;
+use worker::{console_log, Env, Request, Response};
+
+/// Runs `handler` inside the cross-cutting layer. Never returns `Err`: every failure, even a
+/// failure to build the error response, ends as a JSON response with the security headers.
+pub async fn serve<F, Fut>(service: &Service, req: Request, env: Env, handler: F) -> worker::Result<Response>
+where
+    F: FnOnce(Call) -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let started_ms = js_sys::Date::now();
+    let headers = req.headers();
+    let request_id = RequestId::from_header_or(header(headers, "x-request-id").as_deref(), random_bytes::<16>);
+    let trace = TraceContext::from_headers(
+        header(headers, "traceparent").as_deref(),
+        header(headers, "tracestate").as_deref(),
+        random_bytes::<24>(),
+    );
+    let ctx = Rc::new(RequestContext::new(request_id, trace));
+    let method = req.method();
+    let path = match req.url() {
+        Ok(url) => RoutePath::new(url.path(), service.mounts),
+        Err(_) => RoutePath::new("/", &[]),
+    };
+
+    let call = Call { req, env, path, ctx: ctx.clone() };
+    let (mut response, error) = match handler(call).await {
+        Ok(response) => (response, None),
+        Err(error) => (error_response(&error, ctx.request_id.as_str()), Some(error)),
+    };
+    if let Err(e) = decorate(&mut response, &ctx) {
+        // Only happens if the handler returned a response with immutable headers (a proxied
+        // fetch); answer a clean error rather than an undecorated response.
+        let error = ApiError::internal(format!("cannot set response headers: {e}"));
+        response = error_response(&error, ctx.request_id.as_str());
+        let _ = decorate(&mut response, &ctx);
+    }
+
+    let status = response.status_code();
+    let tenant = ctx.tenant();
+    let line = LogLine {
+        ts: iso_timestamp(started_ms),
+        level: LogLine::level_for(status),
+        function: service.name,
+        method: method.as_ref(),
+        route: ctx.route(),
+        status,
+        duration_ms: (js_sys::Date::now() - started_ms).max(0.0),
+        request_id: ctx.request_id.as_str(),
+        trace_id: &ctx.trace.trace_id,
+        span_id: &ctx.trace.span_id,
+        tenant: tenant.as_deref(),
+        error_code: error.as_ref().map(|e| e.code.as_ref()),
+        detail: error.as_ref().and_then(|e| e.cause.as_deref()),
+    };
+    console_log!("{}", line.to_json());
+    Ok(response)
+}
+
+fn error_response(error: &ApiError, request_id: &str) -> Response {
+    let body = error.body(request_id);
+    let mut response = Response::from_json(&body)
+        .unwrap_or_else(|_| Response::empty().expect("an empty response always builds"))
+        .with_status(error.status);
+    for (name, value) in &error.headers {
+        let _ = response.headers_mut().set(name, value);
+    }
+    response
+}
+
+fn decorate(response: &mut Response, ctx: &RequestContext) -> worker::Result<()> {
+    let headers = response.headers_mut();
+    security::apply(headers)?;
+    headers.set("X-Request-Id", ctx.request_id.as_str())?;
+    // W3C Trace Context Level 2: tell the caller which span served it.
+    headers.set("traceresponse", &ctx.trace.traceparent())?;
+    Ok(())
+}
+
+fn header(headers: &worker::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // crypto.getRandomValues cannot fail for these sizes; zeros would still be valid ids.
+    let _ = getrandom::fill(&mut bytes);
+    bytes
+}
+
+fn iso_timestamp(epoch_ms: f64) -> String {
+    js_sys::Date::new(&js_sys::wasm_bindgen::JsValue::from_f64(epoch_ms)).to_iso_string().into()
+}

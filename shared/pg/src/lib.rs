@@ -1,0 +1,93 @@
+//! Postgres from a Worker, through a Hyperdrive binding and `tokio-postgres`.
+//!
+//! `with_client` is the only way in: it connects, lets the caller run its queries, then drops
+//! the client and drives the connection to its end BEFORE returning. The local Hyperdrive
+//! proxy kills the whole `wrangler dev` process when a handler returns with its connection
+//! task still running (`../shared/reference/toolchain.md`), and in production a leaked
+//! connection holds a pooled slot; so there is no API that hands out a connection.
+//!
+//! Not for: tenancy (transactions with the request's claims live in their own crate) or SQL.
+
+use futures_util::future::{self, Either};
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+use tokio_postgres::{Client, Config};
+use worker::postgres_tls::PassthroughTls;
+use worker::{Delay, Env, SecureTransport, Socket};
+
+pub use tokio_postgres;
+
+#[derive(Debug)]
+pub enum PgError {
+    /// The binding is missing from the Worker's configuration.
+    Config(String),
+    /// Could not reach or log in to the database.
+    Connect(String),
+    /// The work (or the connection) took longer than allowed.
+    Timeout,
+    /// A query failed; the database answered.
+    Query(tokio_postgres::Error),
+}
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "postgres: configuration: {e}"),
+            Self::Connect(e) => write!(f, "postgres: cannot connect: {e}"),
+            Self::Timeout => write!(f, "postgres: timed out"),
+            Self::Query(e) => write!(f, "postgres: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PgError {}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Query(e)
+    }
+}
+
+/// Connects through the Hyperdrive binding `binding`, runs `work`, closes the connection and
+/// returns `work`'s result; everything bounded by `timeout`.
+pub async fn with_client<T, F, Fut>(env: &Env, binding: &str, timeout: Duration, work: F) -> Result<T, PgError>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<T, PgError>>,
+{
+    let hyperdrive = env.hyperdrive(binding).map_err(|e| PgError::Config(e.to_string()))?;
+    let config: Config = hyperdrive
+        .connection_string()
+        .parse()
+        .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
+    let session = async {
+        let socket = Socket::builder()
+            .secure_transport(SecureTransport::StartTls)
+            .connect(hyperdrive.host(), hyperdrive.port())
+            .map_err(|e| PgError::Connect(e.to_string()))?;
+        let (client, connection) =
+            config.connect_raw(socket, PassthroughTls).await.map_err(|e| PgError::Connect(e.to_string()))?;
+        // `work` owns the client and drops it when done, which lets `connection` send
+        // Terminate and finish; joining both means nothing outlives this function.
+        let (result, closed) = future::join(work(client), connection).await;
+        let value = result?;
+        closed.map_err(PgError::Query)?;
+        Ok(value)
+    };
+    let deadline = Delay::from(timeout);
+    futures_util::pin_mut!(session);
+    match future::select(session, deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(PgError::Timeout),
+    }
+}
+
+/// A readiness check: one round trip, reporting the server version.
+pub async fn probe(env: &Env, binding: &str) -> Result<String, PgError> {
+    with_client(env, binding, Duration::from_secs(3), |client| async move {
+        let row = client.query_one("select current_setting('server_version')", &[]).await?;
+        Ok(row.get::<_, String>(0))
+    })
+    .await
+}

@@ -1,0 +1,135 @@
+// Runs the built sba-edge bundle (the dev router + every function's Wasm, exactly as
+// worker-build emitted it) in workerd through Miniflare's API, wired to the local stack that
+// scripts/test started. Every function's console output is captured so tests can assert on
+// the JSON log lines.
+
+import { Miniflare } from "miniflare";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const FUNCTIONS = ["agent", "ratelimited-agent", "kb-ingest", "webhooks"];
+
+/** Facts about the running local stack, handed over by scripts/test through the environment. */
+export function stackEnv() {
+  const need = (name) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`${name} is not set: run the suite through scripts/test`);
+    return value;
+  };
+  return {
+    redisRestUrl: need("SBA_REDIS_REST_URL"),
+    redisRestToken: need("SBA_REDIS_REST_TOKEN"),
+    postgresUrl: need("SBA_POSTGRES_URL"),
+  };
+}
+
+function wranglerField(tomlPath, field) {
+  const match = readFileSync(tomlPath, "utf8").match(new RegExp(`^${field}\\s*=\\s*"([^"]+)"`, "m"));
+  if (!match) throw new Error(`${field} missing in ${tomlPath}`);
+  return match[1];
+}
+
+function functionWorker(name, stack, overrides = {}) {
+  const dir = path.join(ROOT, "functions", name);
+  const buildDir = path.join(dir, "build");
+  const toml = path.join(dir, "wrangler.toml");
+  return {
+    name: wranglerField(toml, "name"),
+    modules: true,
+    scriptPath: path.join(buildDir, "index.js"),
+    modulesRoot: buildDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: wranglerField(toml, "compatibility_date"),
+    bindings: { REDIS_REST_URL: stack.redisRestUrl, REDIS_REST_TOKEN: stack.redisRestToken, ...overrides.bindings },
+    hyperdrives: { DB: overrides.postgresUrl ?? stack.postgresUrl },
+  };
+}
+
+/**
+ * Starts the bundle. `overrides[name]` replaces bindings of one function (e.g. a dead
+ * Postgres URL). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
+ */
+export async function startBundle({ overrides = {} } = {}) {
+  const stack = stackEnv();
+  const logs = [];
+  const collect = (stream) => {
+    let buffered = "";
+    stream.on("data", (chunk) => {
+      buffered += chunk.toString();
+      let newline;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        const start = line.indexOf("{");
+        if (start < 0) continue;
+        try {
+          logs.push(JSON.parse(line.slice(start)));
+        } catch {
+          // not a JSON log line (runtime chatter)
+        }
+      }
+    });
+  };
+  const routerToml = path.join(ROOT, "wrangler.toml");
+  // Miniflare 4.20260426 keys its Hyperdrive proxy servers by binding name, so with four
+  // Workers all binding `DB` it closes only the last on dispose and the other three keep
+  // Node alive. Record the servers it creates and close the leftovers ourselves.
+  const proxies = [];
+  const createServer = net.createServer;
+  net.createServer = (...args) => {
+    const server = createServer(...args);
+    proxies.push(server);
+    return server;
+  };
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      collect(stdout);
+      collect(stderr);
+    },
+    workers: [
+      {
+        name: wranglerField(routerToml, "name"),
+        modules: true,
+        scriptPath: path.join(ROOT, wranglerField(routerToml, "main")),
+        compatibilityDate: wranglerField(routerToml, "compatibility_date"),
+        serviceBindings: {
+          AGENT: "sba-agent",
+          RATELIMITED_AGENT: "sba-ratelimited-agent",
+          KB_INGEST: "sba-kb-ingest",
+          WEBHOOKS: "sba-webhooks",
+        },
+      },
+      ...FUNCTIONS.map((name) => functionWorker(name, stack, overrides[name])),
+    ],
+  });
+  let url;
+  try {
+    url = await mf.ready;
+  } finally {
+    net.createServer = createServer;
+  }
+  return {
+    url: url.toString().replace(/\/$/, ""),
+    logs,
+    fetch: (p, init) => fetch(new URL(p, url), init),
+    /** Waits until a log line matching `predicate` arrives (logs are asynchronous). */
+    async waitForLog(predicate, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = logs.find(predicate);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no matching log line; saw ${JSON.stringify(logs.slice(-5))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async dispose() {
+      await mf.dispose();
+      for (const server of proxies) if (server.listening) server.close();
+    },
+  };
+}
