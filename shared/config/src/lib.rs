@@ -1,5 +1,5 @@
 //! The names under which every function finds its dependencies, in one place: the Hyperdrive
-//! binding `DB`, the var `REDIS_REST_URL` and the secret `REDIS_REST_TOKEN`. Functions ask
+//! binding `DB` and the secrets `REDIS_REST_URL` and `REDIS_REST_TOKEN`. Functions ask
 //! this crate for typed clients instead of reading `env` by string.
 //!
 //! Not for: the clients themselves (`sba-redis`, `sba-pg`).
@@ -11,21 +11,22 @@ use worker::Env;
 
 /// The Hyperdrive binding every function that stores data uses.
 pub const DB_BINDING: &str = "DB";
-pub const REDIS_URL_VAR: &str = "REDIS_REST_URL";
-pub const REDIS_TOKEN_SECRET: &str = "REDIS_REST_TOKEN";
+pub const REDIS_URL: &str = "REDIS_REST_URL";
+pub const REDIS_TOKEN: &str = "REDIS_REST_TOKEN";
 
 /// The Redis REST client, or a 503 naming what is missing (a deploy without the secret
 /// should say so, not crash).
 pub fn redis(env: &Env) -> Result<RedisRest, ApiError> {
-    let url = env
-        .var(REDIS_URL_VAR)
+    Ok(RedisRest::new(setting(env, REDIS_URL)?, setting(env, REDIS_TOKEN)?))
+}
+
+/// A string setting, whether bound as a secret or as a plain var (the runtime does not care;
+/// a deploy may choose either).
+pub fn setting(env: &Env, name: &str) -> Result<String, ApiError> {
+    env.secret(name)
+        .or_else(|_| env.var(name))
         .map(|v| v.to_string())
-        .map_err(|_| ApiError::unavailable("not_configured", format!("{REDIS_URL_VAR} is not set"), 30))?;
-    let token = env
-        .secret(REDIS_TOKEN_SECRET)
-        .map(|v| v.to_string())
-        .map_err(|_| ApiError::unavailable("not_configured", format!("secret {REDIS_TOKEN_SECRET} is not set"), 30))?;
-    Ok(RedisRest::new(url, token))
+        .map_err(|_| ApiError::unavailable("not_configured", format!("{name} is not set"), 30))
 }
 
 /// Readiness probes for Postgres (through Hyperdrive) and Redis (REST).
