@@ -71,6 +71,11 @@ pg_as_owner() {
 pg_start() { # data dir, port
   PG_DATA="$1"
   local port="$2"
+  mkdir -p "$(dirname "$PG_DATA")"
+  if [[ $(id -u) == 0 ]] && ! runuser -u postgres -- test -x "$(dirname "$PG_DATA")"; then
+    echo "postgres cannot reach $(dirname "$PG_DATA") (a parent folder is private); move the checkout or set SBA_PG_DIR" >&2
+    return 1
+  fi
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     mkdir -p "$PG_DATA"
     local pwfile="$PG_DATA.pw"

@@ -3,20 +3,12 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { startBundle } from "../support/bundle.mjs";
-
-async function closedPort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { unusedPort } from "../support/ports.mjs";
 
 let bundle;
 before(async () => {
-  const dead = await closedPort();
+  const dead = await unusedPort();
   bundle = await startBundle({
     overrides: {
       "kb-ingest": {

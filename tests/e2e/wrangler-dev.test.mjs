@@ -5,17 +5,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { ROOT, FUNCTIONS, stackEnv } from "../support/bundle.mjs";
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { unusedPort } from "../support/ports.mjs";
 
 let wrangler;
 let origin;
@@ -23,8 +15,8 @@ let output = "";
 
 before(async () => {
   const stack = stackEnv();
-  const port = await freePort();
-  const inspectorPort = await freePort();
+  const port = await unusedPort();
+  const inspectorPort = await unusedPort();
   origin = `http://127.0.0.1:${port}`;
   const configs = ["wrangler.toml", ...FUNCTIONS.map((f) => `functions/${f}/wrangler.toml`)].flatMap((c) => ["-c", c]);
   wrangler = spawn(
