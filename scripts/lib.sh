@@ -94,7 +94,7 @@ pg_start() { # data dir, port
 
 pg_psql() { # port, database, psql args…
   local port="$1" db="$2"; shift 2
-  PGPASSWORD="$PG_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+  PGPASSWORD="$PG_PASSWORD" PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
 }
 
 pg_url() { echo "postgres://postgres:$PG_PASSWORD@127.0.0.1:$1/$PG_DATABASE"; }

@@ -97,10 +97,19 @@ impl ApiError {
     }
 
     /// The JSON body, stamped with the request id the client can quote to support.
+    ///
+    /// Validation failures carry `details: {"issues": [...]}`; the issue list is lifted to
+    /// `error.issues` (the Zod-style contract clients code against), the rest stays in details.
     pub fn body(&self, request_id: &str) -> Value {
         let mut error = json!({ "code": self.code, "message": self.message, "requestId": request_id });
         if let Some(details) = &self.details {
-            error["details"] = details.clone();
+            let mut details = details.clone();
+            if let Some(issues) = details.as_object_mut().and_then(|d| d.remove("issues")) {
+                error["issues"] = issues;
+            }
+            if details.as_object().is_none_or(|d| !d.is_empty()) {
+                error["details"] = details;
+            }
         }
         json!({ "error": error })
     }
@@ -135,6 +144,19 @@ mod tests {
         let internal = ApiError::internal("db password wrong").body("r");
         assert!(internal["error"].get("details").is_none());
         assert!(!internal.to_string().contains("password"), "causes never reach the client");
+    }
+
+    #[test]
+    fn validation_issues_are_lifted_to_error_issues() {
+        let issues = json!([{"path": ["items", 2, "title"], "code": "too_long", "message": "too long"}]);
+        let body = ApiError::unprocessable("validation_failed", "1 issue")
+            .with_details(json!({ "issues": issues.clone() }))
+            .body("r");
+        assert_eq!(body["error"]["issues"], issues);
+        assert!(body["error"].get("details").is_none());
+
+        let mixed = ApiError::unprocessable("x", "y").with_details(json!({"issues": [], "limit": 3})).body("r");
+        assert_eq!(mixed["error"]["details"], json!({"limit": 3}));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Not for: business logic, authentication (tenant context lives in its own crate) or
 //! talking to Redis/Postgres.
 
+mod body;
 mod call;
 mod health;
 mod reply;
@@ -13,6 +14,7 @@ pub mod security;
 mod serve;
 mod service;
 
+pub use body::read_limited;
 pub use call::{Call, RequestContext};
 pub use health::{health, readiness, Probe};
 pub use reply::json;
