@@ -49,6 +49,26 @@ function functionWorker(name, stack, overrides = {}) {
 }
 
 /**
+ * Starts one Worker built from `dir` (a crate with a worker-build `build/` folder), for the
+ * suites that exercise shared pieces through a test-only fixture Worker.
+ */
+export async function startWorker(dir, bindings = {}) {
+  const buildDir = path.join(ROOT, dir, "build");
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: path.join(buildDir, "index.js"),
+    modulesRoot: buildDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-04-20",
+    bindings,
+  });
+  const url = await mf.ready;
+  return { url, fetch: (p, init) => fetch(new URL(p, url), init), dispose: () => mf.dispose() };
+}
+
+/**
  * Starts the bundle. `overrides[name]` replaces bindings of one function (e.g. a dead
  * Postgres URL). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
  */

@@ -1,0 +1,38 @@
+//! Extractors in the axum sense: a handler asks for what it needs as typed values — a
+//! validated JSON body, the verified `TenantContext` — and never reads headers or raw bytes.
+//! Each one fails with the right `ApiError` (400/401/403/413/415/422/503) on its own.
+//!
+//! Not for: the rules themselves (`sba-validate`, `sba-tenant`) — this crate only connects
+//! them to a Worker request and its environment.
+
+use sba_http::{read_limited, ApiError, Call};
+use sba_tenant::{AuthConfig, ReqwestJwks, TenantContext};
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+pub use sba_tenant;
+pub use sba_validate;
+
+/// A JSON body of type `T`, at most `limit` bytes, syntax- and rule-checked.
+pub async fn json<T: DeserializeOwned + Validate>(call: &mut Call, limit: usize) -> Result<T, ApiError> {
+    let content_type = header(call, "content-type");
+    sba_validate::require_json_content_type(content_type.as_deref())?;
+    let body = read_limited(&mut call.req, limit).await?;
+    sba_validate::parse(&body)
+}
+
+/// The caller's tenant from the verified bearer token (and the `X-Tenant-ID` assertion),
+/// recorded on the request context for the log line.
+pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {
+    let config = AuthConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
+    let authorization = header(call, "authorization");
+    let asserted = header(call, "x-tenant-id");
+    let now_secs = (js_sys::Date::now() / 1000.0) as u64;
+    let tenant = sba_tenant::authenticate(&config, &ReqwestJwks::default(), authorization.as_deref(), asserted.as_deref(), now_secs).await?;
+    call.ctx.set_tenant(&tenant.tenant_id);
+    Ok(tenant)
+}
+
+fn header(call: &Call, name: &str) -> Option<String> {
+    call.req.headers().get(name).ok().flatten()
+}
