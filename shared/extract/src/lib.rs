@@ -1,9 +1,14 @@
 //! Extractors in the axum sense: a handler asks for what it needs as typed values — a
-//! validated JSON body, the verified `TenantContext` — and never reads headers or raw bytes.
+//! validated JSON body, the verified `TenantContext`, a charge against the rate limits —
+//! and never reads headers or raw bytes.
 //! Each one fails with the right `ApiError` (400/401/403/413/415/422/503) on its own.
 //!
 //! Not for: the rules themselves (`sba-validate`, `sba-tenant`) — this crate only connects
 //! them to a Worker request and its environment.
+
+mod limit;
+
+pub use limit::{rate_limit, LimitSettings};
 
 use sba_http::{read_limited, ApiError, Call};
 use sba_tenant::{AuthConfig, ReqwestJwks, TenantContext};
@@ -15,10 +20,16 @@ pub use sba_validate;
 
 /// A JSON body of type `T`, at most `limit` bytes, syntax- and rule-checked.
 pub async fn json<T: DeserializeOwned + Validate>(call: &mut Call, limit: usize) -> Result<T, ApiError> {
+    json_and_bytes(call, limit).await.map(|(value, _)| value)
+}
+
+/// Like `json`, also returning the raw body (for request hashes: idempotency keys).
+pub async fn json_and_bytes<T: DeserializeOwned + Validate>(call: &mut Call, limit: usize) -> Result<(T, Vec<u8>), ApiError> {
     let content_type = header(call, "content-type");
     sba_validate::require_json_content_type(content_type.as_deref())?;
     let body = read_limited(&mut call.req, limit).await?;
-    sba_validate::parse(&body)
+    let value = sba_validate::parse(&body)?;
+    Ok((value, body))
 }
 
 /// The caller's tenant from the verified bearer token (and the `X-Tenant-ID` assertion),

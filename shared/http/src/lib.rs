@@ -17,7 +17,7 @@ mod service;
 pub use body::read_limited;
 pub use call::{Call, RequestContext};
 pub use health::{health, readiness, Probe};
-pub use reply::json;
+pub use reply::{json, with_headers};
 pub use sba_errors::ApiError;
 pub use serve::serve;
 pub use service::{RoutePath, Service};

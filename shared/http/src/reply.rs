@@ -6,3 +6,11 @@ use worker::Response;
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
     Response::from_json(body).map(|r| r.with_status(status)).map_err(ApiError::internal)
 }
+
+/// Adds headers (e.g. the rate limiter's) to a response built by a handler.
+pub fn with_headers(mut response: Response, headers: &[(&'static str, String)]) -> Result<Response, ApiError> {
+    for (name, value) in headers {
+        response.headers_mut().set(name, value).map_err(ApiError::internal)?;
+    }
+    Ok(response)
+}

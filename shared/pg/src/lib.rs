@@ -14,6 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::{Client, Config};
 use worker::postgres_tls::PassthroughTls;
+use sba_errors::ApiError;
 use worker::{Delay, Env, SecureTransport, Socket};
 
 pub use tokio_postgres;
@@ -51,10 +52,14 @@ impl From<tokio_postgres::Error> for PgError {
 
 /// Connects through the Hyperdrive binding `binding`, runs `work`, closes the connection and
 /// returns `work`'s result; everything bounded by `timeout`.
-pub async fn with_client<T, F, Fut>(env: &Env, binding: &str, timeout: Duration, work: F) -> Result<T, PgError>
+///
+/// `work` may fail with its own error type (e.g. an HTTP error decided inside the
+/// transaction); the connection is closed either way.
+pub async fn with_client<T, E, F, Fut>(env: &Env, binding: &str, timeout: Duration, work: F) -> Result<T, E>
 where
+    E: From<PgError>,
     F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = Result<T, PgError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let hyperdrive = env.hyperdrive(binding).map_err(|e| PgError::Config(e.to_string()))?;
     let config: Config = hyperdrive
@@ -79,7 +84,24 @@ where
     futures_util::pin_mut!(session);
     match future::select(session, deadline).await {
         Either::Left((result, _)) => result,
-        Either::Right(_) => Err(PgError::Timeout),
+        Either::Right(_) => Err(PgError::Timeout.into()),
+    }
+}
+
+impl From<PgError> for ApiError {
+    /// Unreachable or slow database → 503 with `Retry-After` (the client may retry); a
+    /// serialization failure or deadlock (SQLSTATE class 40) → 503 too; anything else is a bug.
+    fn from(e: PgError) -> Self {
+        let transient = match &e {
+            PgError::Connect(_) | PgError::Timeout => true,
+            PgError::Query(q) => q.code().is_some_and(|c| c.code().starts_with("40")) || q.is_closed(),
+            PgError::Config(_) => false,
+        };
+        if transient {
+            ApiError::unavailable("store_unavailable", "the database is unavailable; retry shortly", 5).with_cause(e)
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 

@@ -28,6 +28,17 @@ impl fmt::Display for RedisError {
 
 impl std::error::Error for RedisError {}
 
+impl RedisError {
+    /// Redis does not know the script SHA (`EVALSHA` before any `EVAL`/`SCRIPT LOAD`).
+    pub fn is_noscript(&self) -> bool {
+        matches!(self, Self::Redis(e) if e.contains("NOSCRIPT"))
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout)
+    }
+}
+
 impl From<reqwest::Error> for RedisError {
     fn from(e: reqwest::Error) -> Self {
         if e.is_timeout() {

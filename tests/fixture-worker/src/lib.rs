@@ -2,7 +2,7 @@
 //! context, validated bodies, the rate limiter) on plain routes so `tests/e2e` can drive each
 //! piece inside workerd, independently of product endpoints. Never deployed.
 
-use sba_http::{json, serve, service, ApiError, Call, Service};
+use sba_http::{json, serve, service, with_headers, ApiError, Call, Service};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use validator::Validate;
@@ -52,6 +52,12 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
             call.route("/whoami", &[Method::Get])?;
             let tenant = sba_extract::tenant(&call).await?;
             json(200, &json!({ "tenantId": tenant.tenant_id, "subject": tenant.subject, "role": tenant.role }))
+        }
+        ["limited"] => {
+            call.route("/limited", &[Method::Get])?;
+            let tenant = sba_extract::tenant(&call).await?;
+            let limits = sba_extract::rate_limit(&call, &tenant).await?;
+            with_headers(json(200, &json!({ "tenantId": tenant.tenant_id }))?, &limits)
         }
         ["orders"] => {
             call.route("/orders", &[Method::Post])?;
