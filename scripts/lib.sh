@@ -55,7 +55,7 @@ redis_start() { # dir, port
 }
 
 rest_start() { # redis port, rest port
-  REDIS_REST_TOKEN="$REDIS_REST_TOKEN" "$ROOT/target/debug/redis-rest-server" \
+  REDIS_REST_TOKEN="$REDIS_REST_TOKEN" "${REST_BIN:-$ROOT/target/debug/redis-rest-server}" \
     --listen "127.0.0.1:$2" --redis "redis://127.0.0.1:$1" >"$LOCAL/redis-rest-$2.log" 2>&1 &
   STACK_PIDS+=($!)
   wait_for_port "$2" redis-rest-server
@@ -114,4 +114,27 @@ pg_migrate() { # port
     fi
   done
   shopt -u nullglob
+}
+
+# A throwaway stack on free ports (scripts/test, scripts/bench): data under /tmp, where the
+# postgres user can reach it even when the checkout sits in a private home folder. Exports
+# the SBA_* variables the native and end-to-end tests read. Stopped on exit.
+stack_start_throwaway() { # rest server binary
+  local rest_bin="$1"
+  RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sba-stack.XXXXXX")"
+  chmod 755 "$RUN_DIR"
+  trap 'stack_stop; rm -rf "$RUN_DIR"' EXIT
+  trap 'exit 130' INT TERM
+  local redis_port rest_port pg_port
+  redis_port="$(free_port)"; rest_port="$(free_port)"; pg_port="$(free_port)"
+  say "local stack: redis $redis_port, REST $rest_port, postgres $pg_port"
+  redis_start "$RUN_DIR/redis" "$redis_port"
+  REST_BIN="$rest_bin" rest_start "$redis_port" "$rest_port"
+  pg_start "$RUN_DIR/pg" "$pg_port"
+  pg_migrate "$pg_port"
+  export SBA_REDIS_URL="redis://127.0.0.1:$redis_port"
+  export SBA_REDIS_REST_URL="http://127.0.0.1:$rest_port"
+  export SBA_REDIS_REST_TOKEN="$REDIS_REST_TOKEN"
+  export SBA_POSTGRES_URL; SBA_POSTGRES_URL="$(pg_url "$pg_port")"
+  export SBA_PG_PORT="$pg_port"
 }

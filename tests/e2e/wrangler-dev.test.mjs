@@ -38,6 +38,7 @@ before(async () => {
         CLOUDFLARE_CF_FETCH_ENABLED: "false",
         REDIS_REST_URL: stack.redisRestUrl,
         REDIS_REST_TOKEN: stack.redisRestToken,
+        AUTH_JWT_SECRET: "e2e-wrangler-dev-secret",
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB: stack.postgresUrl,
       },
       stdio: ["ignore", "pipe", "pipe"],

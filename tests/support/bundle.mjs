@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const FUNCTIONS = ["agent", "ratelimited-agent", "kb-ingest", "webhooks"];
+/** The HS256 secret every function of the test bundle verifies tenant tokens with. */
+export const E2E_JWT_SECRET = "e2e-bundle-jwt-secret-0123456789abcdef";
 
 /** Facts about the running local stack, handed over by scripts/test through the environment. */
 export function stackEnv() {
@@ -43,7 +45,13 @@ function functionWorker(name, stack, overrides = {}) {
     modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: wranglerField(toml, "compatibility_date"),
-    bindings: { REDIS_REST_URL: stack.redisRestUrl, REDIS_REST_TOKEN: stack.redisRestToken, ...overrides.bindings },
+    bindings: {
+      REDIS_REST_URL: stack.redisRestUrl,
+      REDIS_REST_TOKEN: stack.redisRestToken,
+      AUTH_JWT_SECRET: E2E_JWT_SECRET,
+      AUTH_AUDIENCE: "authenticated",
+      ...overrides.bindings,
+    },
     hyperdrives: { DB: overrides.postgresUrl ?? stack.postgresUrl },
   };
 }

@@ -52,3 +52,12 @@ export async function jwksServer(keys) {
   state.close = () => new Promise((r) => server.close(r));
   return state;
 }
+
+/** A valid tenant token for the test bundle (HS256, aud "authenticated"). */
+export function tenantToken(secret, tenant, overrides = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return hs256(
+    { sub: `user-of-${tenant}`, role: "authenticated", aud: "authenticated", iat: now, exp: now + 600, app_metadata: { tenant_id: tenant }, ...overrides },
+    secret,
+  );
+}

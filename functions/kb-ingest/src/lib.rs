@@ -1,6 +1,10 @@
 //! Tenant knowledge base: validated documents into Postgres, chunked and searchable.
 //!
-//! The Worker is only wiring: the route table below hands each route to a shared piece.
+//! The Worker is only wiring: the route table below hands each route to a handler in
+//! `handlers`, which composes the shared pieces (extractors, `sba-kb`, tenant transactions).
+
+mod handlers;
+mod tenant_tx;
 
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
@@ -13,7 +17,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 }
 
 async fn route(call: Call) -> Result<Response, ApiError> {
-    match call.path.segments().as_slice() {
+    let path = call.path.clone();
+    match path.segments().as_slice() {
         ["healthz"] => {
             call.route("/healthz", &[Method::Get])?;
             health(&SERVICE)
@@ -21,6 +26,26 @@ async fn route(call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["documents"] => {
+            call.route("/documents", &[Method::Post])?;
+            handlers::create(call).await
+        }
+        ["documents:batch"] => {
+            call.route("/documents:batch", &[Method::Post])?;
+            handlers::create_batch(call).await
+        }
+        ["documents", id] => {
+            call.route("/documents/{id}", &[Method::Get, Method::Delete])?;
+            if call.req.method() == Method::Delete {
+                handlers::delete(call, id).await
+            } else {
+                handlers::get(call, id).await
+            }
+        }
+        ["search"] => {
+            call.route("/search", &[Method::Get])?;
+            handlers::search(call).await
         }
         _ => Err(call.not_found()),
     }

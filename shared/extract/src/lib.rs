@@ -32,6 +32,14 @@ pub async fn json_and_bytes<T: DeserializeOwned + Validate>(call: &mut Call, lim
     Ok((value, body))
 }
 
+/// The raw body of a JSON request (content type checked, size limited), for bodies that a
+/// domain crate parses itself (e.g. batches validated item by item).
+pub async fn json_bytes(call: &mut Call, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let content_type = header(call, "content-type");
+    sba_validate::require_json_content_type(content_type.as_deref())?;
+    read_limited(&mut call.req, limit).await
+}
+
 /// The caller's tenant from the verified bearer token (and the `X-Tenant-ID` assertion),
 /// recorded on the request context for the log line.
 pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {

@@ -41,6 +41,6 @@ mod shape;
 
 pub use content_type::require_json_content_type;
 pub use issue::{validation_error, Issue, PathSegment};
-pub use parse::parse;
+pub use parse::{check_value, parse};
 pub use sba_errors::ApiError;
 pub use validator::{Validate, ValidationError, ValidationErrors};

@@ -24,6 +24,17 @@ pub fn parse<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, ApiError>
     }
 }
 
+/// An already-parsed JSON value → a validated `T`, or every issue (paths relative to the
+/// value). For lists whose items are checked one by one, so that one bad item's shape does not
+/// hide the others' problems (batch endpoints prefix each item's issues with its index).
+pub fn check_value<T: DeserializeOwned + Validate>(value: &Value) -> Result<T, Vec<crate::Issue>> {
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|error| vec![shape::issue(&error)])?;
+    match parsed.validate() {
+        Ok(()) => Ok(parsed),
+        Err(errors) => Err(report::issues(&errors, Some(value))),
+    }
+}
+
 /// Everything that makes the body not JSON at all, before any shape is looked at, so that a
 /// malformed body is always a 400 even when its first field already has the wrong type.
 /// Parsing into a `Value` also applies serde_json's nesting limit (128) and number range,

@@ -1,0 +1,193 @@
+//! The knowledge base's SQL against the real Postgres of the local stack (scripts/test
+//! exports SBA_POSTGRES_URL after applying the migrations), through tenant transactions.
+
+use sba_kb::idempotency::{self, Claim};
+use sba_kb::store::{self, Change};
+use sba_kb::{prepare, NewDocument};
+use sba_rls::begin_as_tenant;
+use serde_json::json;
+use tokio_postgres::{Client, NoTls};
+
+async fn connect() -> Client {
+    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect to the local Postgres");
+    tokio::spawn(connection);
+    client
+}
+
+fn tenant() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("kb-{}-{nanos}", std::process::id())
+}
+
+fn doc(value: serde_json::Value) -> NewDocument {
+    serde_json::from_value(value).unwrap()
+}
+
+const GUIDE: &str = "# Guide\n\nWelcome to the assistant.\n\n## Install\n\nRun the installer and choose a workspace.\n\n## Billing\n\nInvoices are emailed monthly to the account owner.";
+
+#[tokio::test]
+async fn ingest_get_search_delete_round_trip() {
+    let mut client = connect().await;
+    let t = tenant();
+    let input = doc(json!({"title": "Guide", "content": GUIDE, "contentType": "markdown", "tags": ["help"], "metadata": {"lang": "en"}}));
+    let prepared = prepare(&input);
+
+    let tx = begin_as_tenant(&mut client, &json!({"sub": "u"}), &t).await.unwrap();
+    let stored = store::ingest(&tx, &input, &prepared).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stored.change, Change::Created);
+    assert!(stored.chunks >= 1);
+
+    let tx = begin_as_tenant(&mut client, &json!({"sub": "u"}), &t).await.unwrap();
+    let got = store::get(&tx, stored.id).await.unwrap().expect("document visible to its tenant");
+    assert_eq!(got.title, "Guide");
+    assert_eq!(got.content, prepared.text);
+    assert_eq!(got.tags, vec!["help".to_string()]);
+    assert_eq!(got.metadata, json!({"lang": "en"}));
+    assert!(got.created_at.ends_with('Z'));
+
+    let hits = store::search(&tx, "invoices emailed", 5).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].document_id, stored.id);
+    assert!(hits[0].headline.contains("**Invoices**"), "{}", hits[0].headline);
+    // The whole guide fits in one chunk, which starts under the top heading.
+    assert_eq!(hits[0].heading_path, vec!["Guide".to_string()]);
+    assert!(store::search(&tx, "kubernetes", 5).await.unwrap().is_empty());
+
+    assert!(store::delete(&tx, stored.id).await.unwrap());
+    assert!(store::get(&tx, stored.id).await.unwrap().is_none());
+    assert!(!store::delete(&tx, stored.id).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_tenant_sees_nothing() {
+    let mut client = connect().await;
+    let (a, b) = (tenant(), tenant());
+    let input = doc(json!({"title": "Secret", "content": "quarterly revenue forecast", "contentType": "text"}));
+    let tx = begin_as_tenant(&mut client, &json!({}), &a).await.unwrap();
+    let stored = store::ingest(&tx, &input, &prepare(&input)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = begin_as_tenant(&mut client, &json!({}), &b).await.unwrap();
+    assert!(store::get(&tx, stored.id).await.unwrap().is_none());
+    assert!(store::search(&tx, "revenue forecast", 10).await.unwrap().is_empty());
+    assert!(!store::delete(&tx, stored.id).await.unwrap());
+    // B ingesting the same content gets its own document, not A's.
+    let mine = store::ingest(&tx, &input, &prepare(&input)).await.unwrap();
+    assert_ne!(mine.id, stored.id);
+    assert_eq!(mine.change, Change::Created);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
+    let mut client = connect().await;
+    let t = tenant();
+    let v1 = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\r\n", "contentType": "text"}));
+    let same = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\n", "contentType": "text"}));
+    let v2 = doc(json!({"externalId": "faq-1", "title": "FAQ v2", "content": "New answer about refunds.", "contentType": "text"}));
+
+    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    let first = store::ingest(&tx, &v1, &prepare(&v1)).await.unwrap();
+    let again = store::ingest(&tx, &same, &prepare(&same)).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert!(again.deduplicated, "CRLF vs LF is the same normalised content");
+    assert_eq!(again.change, Change::Unchanged);
+
+    let second = store::ingest(&tx, &v2, &prepare(&v2)).await.unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.version, 2);
+    assert_eq!(second.change, Change::Updated);
+    assert!(store::search(&tx, "old answer", 5).await.unwrap().is_empty(), "old chunks are gone");
+    assert_eq!(store::search(&tx, "refunds", 5).await.unwrap().len(), 1);
+    let count: i64 = tx.query_one("select count(*) from kb_documents", &[]).await.unwrap().get(0);
+    assert_eq!(count, 1);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn idempotency_claims_replay_and_refuse_reuse() {
+    let mut client = connect().await;
+    let t = tenant();
+    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "h1").await.unwrap(), Claim::Fresh);
+    idempotency::record(&tx, "POST /kb/documents", "k1", 201, &json!({"id": "x"})).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    assert_eq!(
+        idempotency::claim(&tx, "POST /kb/documents", "k1", "h1").await.unwrap(),
+        Claim::Replay { status: 201, body: json!({"id": "x"}) }
+    );
+    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "other").await.unwrap(), Claim::Reused);
+    // Expired keys are fresh again.
+    tx.execute("update idempotency_keys set expires_at = now() - interval '1 second' where key = 'k1'", &[]).await.unwrap();
+    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "other").await.unwrap(), Claim::Fresh);
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn twenty_concurrent_duplicates_make_one_document() {
+    let t = tenant();
+    let input = doc(json!({"title": "Race", "content": "concurrency is hard", "contentType": "text"}));
+    let tasks = (0..20).map(|_| {
+        let (t, input) = (t.clone(), input.clone());
+        tokio::spawn(async move {
+            let mut client = connect().await;
+            let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+            let response = match idempotency::claim(&tx, "POST /kb/documents", "same-key", "same-hash").await.unwrap() {
+                Claim::Fresh => {
+                    let stored = store::ingest(&tx, &input, &prepare(&input)).await.unwrap();
+                    let body = serde_json::to_value(&stored).unwrap();
+                    idempotency::record(&tx, "POST /kb/documents", "same-key", 201, &body).await.unwrap();
+                    body
+                }
+                Claim::Replay { body, .. } => body,
+                Claim::Reused => panic!("same body"),
+            };
+            tx.commit().await.unwrap();
+            response
+        })
+    });
+    let responses: Vec<_> = futures_join(tasks).await;
+    assert!(responses.windows(2).all(|w| w[0] == w[1]), "every caller got the same response");
+    let mut client = connect().await;
+    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    let count: i64 = tx.query_one("select count(*) from kb_documents", &[]).await.unwrap().get(0);
+    assert_eq!(count, 1);
+}
+
+async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_one_megabyte_markdown_document_is_stored_and_searchable() {
+    let mut client = connect().await;
+    let t = tenant();
+    let mut content = String::new();
+    let mut section = 0;
+    while content.len() < 1_000_000 {
+        section += 1;
+        content.push_str(&format!("## Section {section}\n\nParagraph about topic{section} with ünïcödé and emoji 🚀 text. "));
+        content.push_str(&"Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(8));
+        content.push_str("\n\n");
+    }
+    content.truncate(content.floor_char_boundary(1_000_000));
+    let input = doc(json!({"title": "Big", "content": content, "contentType": "markdown"}));
+    let prepared = prepare(&input);
+    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    let stored = store::ingest(&tx, &input, &prepared).await.unwrap();
+    assert_eq!(stored.chunks as usize, prepared.chunks.len());
+    assert!(stored.chunks > 400, "{} chunks", stored.chunks);
+    let hits = store::search(&tx, "topic777", 3).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].heading_path, vec!["Section 777".to_string()]);
+    tx.rollback().await.unwrap();
+}
