@@ -11,6 +11,15 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const FUNCTIONS = ["agent", "ratelimited-agent", "kb-ingest", "webhooks"];
+/** Webhook secrets the test bundle's webhooks Worker verifies deliveries with. */
+export const E2E_WEBHOOK_SECRETS = {
+  STRIPE_WEBHOOK_SECRETS: "whsec_e2e_old_secret, whsec_e2e_current_secret",
+  BASEHUB_WEBHOOK_SECRET: "bshb_workflow_e2e:e2e-basehub-secret",
+  BASEHUB_SVIX_SECRET: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+  BASEHUB_TENANT_ID: "content-e2e",
+};
+export const REINGEST_QUEUE = "sba-kb-reingest";
+
 /** The HS256 secret every function of the test bundle verifies tenant tokens with. */
 export const E2E_JWT_SECRET = "e2e-bundle-jwt-secret-0123456789abcdef";
 
@@ -25,6 +34,7 @@ export function stackEnv() {
     redisRestUrl: need("SBA_REDIS_REST_URL"),
     redisRestToken: need("SBA_REDIS_REST_TOKEN"),
     postgresUrl: need("SBA_POSTGRES_URL"),
+    redisUrl: need("SBA_REDIS_URL"),
   };
 }
 
@@ -34,11 +44,26 @@ function wranglerField(tomlPath, field) {
   return match[1];
 }
 
+// What each function's wrangler.toml binds beyond the common set (kept in step by hand:
+// Miniflare does not read wrangler.toml).
+const EXTRA = {
+  webhooks: {
+    bindings: E2E_WEBHOOK_SECRETS,
+    queueProducers: { REINGEST_QUEUE: { queueName: REINGEST_QUEUE } },
+  },
+  "kb-ingest": {
+    queueConsumers: { [REINGEST_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0.2, maxRetries: 3 } },
+  },
+};
+
 function functionWorker(name, stack, overrides = {}) {
   const dir = path.join(ROOT, "functions", name);
   const buildDir = path.join(dir, "build");
   const toml = path.join(dir, "wrangler.toml");
+  const extra = EXTRA[name] ?? {};
   return {
+    ...(extra.queueProducers ? { queueProducers: extra.queueProducers } : {}),
+    ...(extra.queueConsumers ? { queueConsumers: extra.queueConsumers } : {}),
     name: wranglerField(toml, "name"),
     modules: true,
     scriptPath: path.join(buildDir, "index.js"),
@@ -50,6 +75,7 @@ function functionWorker(name, stack, overrides = {}) {
       REDIS_REST_TOKEN: stack.redisRestToken,
       AUTH_JWT_SECRET: E2E_JWT_SECRET,
       AUTH_AUDIENCE: "authenticated",
+      ...extra.bindings,
       ...overrides.bindings,
     },
     hyperdrives: { DB: overrides.postgresUrl ?? stack.postgresUrl },

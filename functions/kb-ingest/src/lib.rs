@@ -4,16 +4,22 @@
 //! `handlers`, which composes the shared pieces (extractors, `sba-kb`, tenant transactions).
 
 mod handlers;
+mod reingest;
 mod tenant_tx;
 
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 
 const SERVICE: Service = service!("kb-ingest", mounts: &["/kb"]);
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     serve(&SERVICE, req, env, route).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<sba_content::ReingestJob>, env: Env, _ctx: Context) -> worker::Result<()> {
+    reingest::consume(batch, env).await
 }
 
 async fn route(call: Call) -> Result<Response, ApiError> {

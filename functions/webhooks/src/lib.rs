@@ -1,18 +1,25 @@
-//! Stripe and BaseHub webhooks, verified and applied exactly once.
+//! Stripe and BaseHub webhooks, verified over the raw body and applied exactly once.
 //!
-//! The Worker is only wiring: the route table below hands each route to a shared piece.
+//! The Worker is only wiring: the route table below hands each route to a handler that
+//! composes the shared pieces (signature checks, billing, content invalidation).
+
+mod basehub;
+mod stripe;
 
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("webhooks", mounts: &["/webhooks"]);
 
+/// Stripe's and BaseHub's events are small; anything near this is not theirs.
+pub(crate) const BODY_LIMIT: usize = 512 * 1024;
+
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, route).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    serve(&SERVICE, req, env, |call| route(call, ctx)).await
 }
 
-async fn route(call: Call) -> Result<Response, ApiError> {
+async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
     match call.path.segments().as_slice() {
         ["healthz"] => {
             call.route("/healthz", &[Method::Get])?;
@@ -22,6 +29,22 @@ async fn route(call: Call) -> Result<Response, ApiError> {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
         }
+        ["stripe"] => {
+            call.route("/stripe", &[Method::Post])?;
+            stripe::handle(call).await
+        }
+        ["basehub"] => {
+            call.route("/basehub", &[Method::Post])?;
+            basehub::handle(call, ctx).await
+        }
         _ => Err(call.not_found()),
     }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+pub(crate) fn header(call: &Call, name: &str) -> Option<String> {
+    call.req.headers().get(name).ok().flatten()
 }

@@ -262,3 +262,17 @@ pub async fn search(tx: &Transaction<'_>, query: &str, limit: i64) -> Result<Vec
         })
         .collect())
 }
+
+/// Marks the tenant's BaseHub-sourced documents stale after a content change: those whose
+/// `metadata.blockId` is among `block_ids`, or all of them when the change names no block
+/// (a commit). The content sync re-reads stale documents; search keeps serving them meanwhile.
+pub async fn mark_stale(tx: &Transaction<'_>, block_ids: &[String], event_id: &str) -> Result<u64, Error> {
+    tx.execute(
+        "update kb_documents
+            set metadata = metadata || jsonb_build_object('stale', true, 'staleEvent', $2::text), updated_at = now()
+          where source ->> 'kind' = 'basehub'
+            and (cardinality($1::text[]) = 0 or metadata ->> 'blockId' = any($1::text[]))",
+        &[&block_ids, &event_id],
+    )
+    .await
+}

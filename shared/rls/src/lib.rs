@@ -27,6 +27,18 @@ pub async fn begin_as_tenant<'c>(client: &'c mut Client, claims: &Value, tenant_
     Ok(tx)
 }
 
+/// The role trusted server-side work (webhooks) runs as: RLS-exempt by design, and nothing
+/// more (not the connection's superuser).
+pub const SERVICE_ROLE: &str = "service_role";
+
+/// Opens a transaction as `service_role`, for writes no tenant token stands behind (a
+/// verified Stripe event). Claims are cleared so `auth.jwt()` is null inside.
+pub async fn begin_as_service(client: &mut Client) -> Result<Transaction<'_>, Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!("select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}")).await?;
+    Ok(tx)
+}
+
 /// The claims as Postgres sees them: the verified payload with the resolved tenant placed
 /// where the policies look for it.
 pub fn claims_for_postgres(claims: &Value, tenant_id: &str) -> String {

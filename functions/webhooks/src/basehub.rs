@@ -1,0 +1,158 @@
+//! `POST /webhooks/basehub`: a content change. Verified (current HMAC scheme, or legacy Svix),
+//! deduplicated (BaseHub sends no timestamp or id, so replays are stopped by the body's hash;
+//! Svix deliveries by `svix-id`), then: cached content dropped, an invalidation published, a
+//! KB re-ingest job queued, and the app's revalidate URL called after the response.
+
+use crate::{header, now_secs, BODY_LIMIT};
+use sba_config::{setting, DB_BINDING};
+use sba_content::{block_cache_key, block_cache_url, invalidation_channel, Envelope, ReingestJob};
+use sba_http::{json, read_limited, ApiError, Call};
+use sba_pg::PgError;
+use sba_redis::Cmd;
+use serde_json::json;
+use std::time::Duration;
+use worker::{console_log, Cache, Context, Fetch, Method, Request, RequestInit, Response};
+
+const SVIX_TOLERANCE_SECS: i64 = 300;
+const DB_TIMEOUT: Duration = Duration::from_secs(8);
+
+pub async fn handle(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
+    let body = read_limited(&mut call.req, BODY_LIMIT).await?;
+    let event_id = verify(&call, &body)?;
+    let envelope: Envelope = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a BaseHub event envelope").with_cause(e))?;
+    let tenant = setting(&call.env, "BASEHUB_TENANT_ID")?;
+    call.ctx.set_tenant(&tenant);
+
+    let (id, kind) = (event_id.clone(), envelope.kind.clone());
+    let first = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
+        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
+        let inserted = tx
+            .execute(
+                "insert into webhook_events (provider, event_id, event_type, outcome) values ('basehub', $1, $2, 'applied')
+                 on conflict (provider, event_id) do nothing",
+                &[&id, &kind],
+            )
+            .await
+            .map_err(PgError::from)?;
+        tx.commit().await.map_err(PgError::from)?;
+        Ok::<_, ApiError>(inserted == 1)
+    })
+    .await?;
+    if !first {
+        return json(200, &json!({ "received": true, "duplicate": true }));
+    }
+
+    let block_ids = envelope.block_ids();
+    invalidate(&call, &tenant, &envelope, &block_ids).await;
+    let job = ReingestJob { tenant: tenant.clone(), event_id: event_id.clone(), event_type: envelope.kind.clone(), block_ids: block_ids.clone() };
+    // The queue is the durable hand-off to kb-ingest: if it fails the sender must retry, so
+    // this one failure is a 503 (the dedupe row is already there; a retry will be a duplicate
+    // — so undo it).
+    if let Err(e) = enqueue(&call, &job).await {
+        forget(&call, &event_id).await;
+        return Err(ApiError::unavailable("queue_unavailable", "could not queue the re-ingest job; retry", 5).with_cause(e));
+    }
+    revalidate_later(&call, &ctx, &tenant, &block_ids);
+    json(200, &json!({ "received": true, "duplicate": false, "invalidated": block_ids.len(), "queued": true }))
+}
+
+/// The dedupe id of a verified delivery.
+fn verify(call: &Call, body: &[u8]) -> Result<String, ApiError> {
+    if let Some(signature) = header(call, "x-basehub-webhook-signature") {
+        let secret = setting(&call.env, "BASEHUB_WEBHOOK_SECRET")?;
+        sba_webhook_verify::verify_basehub(body, &signature, &secret)?;
+        return Ok(format!("sha256:{}", sba_webhook_verify::body_sha256_hex(body)));
+    }
+    if let (Some(id), Some(timestamp), Some(signature)) =
+        (header(call, "svix-id"), header(call, "svix-timestamp"), header(call, "svix-signature"))
+    {
+        let secret = setting(&call.env, "BASEHUB_SVIX_SECRET")?;
+        sba_webhook_verify::verify_svix(body, &id, &timestamp, &signature, &secret, SVIX_TOLERANCE_SECS, now_secs())?;
+        return Ok(format!("svix:{id}"));
+    }
+    Err(ApiError::bad_request(
+        "signature_missing",
+        "x-basehub-webhook-signature (or svix-id, svix-timestamp and svix-signature) is required",
+    ))
+}
+
+/// Drops what we cache for the changed blocks and tells subscribers. Best effort: entries
+/// also expire, and the re-ingest job carries the change durably.
+async fn invalidate(call: &Call, tenant: &str, envelope: &Envelope, block_ids: &[String]) {
+    let message = json!({ "tenant": tenant, "type": envelope.kind, "blockIds": block_ids });
+    let mut commands: Vec<Cmd> = Vec::new();
+    if !block_ids.is_empty() {
+        let mut del = Cmd::new("DEL");
+        for id in block_ids {
+            del = del.arg(block_cache_key(tenant, id));
+        }
+        commands.push(del);
+    }
+    commands.push(Cmd::new("PUBLISH").arg(invalidation_channel(tenant)).arg(message.to_string()));
+    match sba_config::redis(&call.env) {
+        Ok(redis) => {
+            if let Err(e) = redis.pipeline(&commands).await {
+                warn(call, "content invalidation in Redis failed", &e.to_string());
+            }
+        }
+        Err(e) => warn(call, "content invalidation skipped", &e.message),
+    }
+    let cache = Cache::default();
+    for id in block_ids {
+        if let Err(e) = cache.delete(block_cache_url(tenant, id), false).await {
+            warn(call, "Cache API delete failed", &e.to_string());
+        }
+    }
+}
+
+async fn enqueue(call: &Call, job: &ReingestJob) -> Result<(), String> {
+    let queue = call.env.queue("REINGEST_QUEUE").map_err(|e| e.to_string())?;
+    queue.send(job).await.map_err(|e| e.to_string())
+}
+
+async fn forget(call: &Call, event_id: &str) {
+    let id = event_id.to_owned();
+    let _ = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        client.execute("delete from webhook_events where provider = 'basehub' and event_id = $1", &[&id]).await.map_err(PgError::from)?;
+        Ok::<_, PgError>(())
+    })
+    .await;
+}
+
+/// Calls the app's revalidate URL after the response is sent (nothing slow before the 2xx),
+/// and only when its host is on the outbound allowlist.
+fn revalidate_later(call: &Call, ctx: &Context, tenant: &str, block_ids: &[String]) {
+    let Ok(url) = setting(&call.env, "BASEHUB_REVALIDATE_URL") else { return };
+    let allowlist = setting(&call.env, "OUTBOUND_ALLOWLIST").unwrap_or_default();
+    let Ok(parsed) = url.parse::<worker::Url>() else {
+        warn(call, "BASEHUB_REVALIDATE_URL is not a URL", "");
+        return;
+    };
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    if !allowlist.split([',', ' ']).any(|h| !h.is_empty() && h.eq_ignore_ascii_case(&host)) {
+        warn(call, "revalidate host not on OUTBOUND_ALLOWLIST", &host);
+        return;
+    }
+    let body = json!({ "tenant": tenant, "blockIds": block_ids }).to_string();
+    let request_id = call.ctx.request_id.as_str().to_owned();
+    let traceparent = call.ctx.trace.traceparent();
+    ctx.wait_until(async move {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let headers = worker::Headers::new();
+        let _ = headers.set("content-type", "application/json");
+        let _ = headers.set("x-request-id", &request_id);
+        let _ = headers.set("traceparent", &traceparent);
+        init.with_headers(headers);
+        if let Ok(request) = Request::new_with_init(parsed.as_str(), &init) {
+            if let Err(e) = Fetch::Request(request).send().await {
+                console_log!("{}", json!({"level": "warn", "msg": "revalidate call failed", "error": e.to_string(), "requestId": request_id}));
+            }
+        }
+    });
+}
+
+fn warn(call: &Call, msg: &str, error: &str) {
+    console_log!("{}", json!({ "level": "warn", "msg": msg, "error": error, "requestId": call.ctx.request_id.as_str() }));
+}

@@ -1,0 +1,70 @@
+//! `POST /webhooks/stripe`: verify, apply exactly once, then tell the rest of the system.
+
+use crate::{header, now_secs, BODY_LIMIT};
+use sba_billing::{apply, plan_for_tenant, Event, Outcome};
+use sba_config::{setting, DB_BINDING};
+use sba_http::{json, read_limited, ApiError, Call};
+use sba_pg::PgError;
+use sba_redis::Cmd;
+use serde_json::json;
+use std::time::Duration;
+use worker::{console_log, Response};
+
+/// Stripe's own default; later timestamps are refused too (replays from the future).
+const TOLERANCE_SECS: i64 = 300;
+const DB_TIMEOUT: Duration = Duration::from_secs(8);
+
+pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
+    // Secrets first: a misconfigured deploy must say so, not blame the sender.
+    let secrets = sba_webhook_verify::parse_secrets(&setting(&call.env, "STRIPE_WEBHOOK_SECRETS")?);
+    let signature = header(&call, "stripe-signature")
+        .ok_or_else(|| ApiError::bad_request("signature_missing", "Stripe-Signature header is required"))?;
+    let body = read_limited(&mut call.req, BODY_LIMIT).await?;
+    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    sba_webhook_verify::verify_stripe(&body, &signature, &secret_refs, TOLERANCE_SECS, now_secs())?;
+    let event: Event = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a Stripe event object").with_cause(e))?;
+
+    let event_id = event.id.clone();
+    let (applied, plan) = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
+        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
+        let applied = apply(&tx, &event).await.map_err(PgError::from)?;
+        let plan = match (&applied.tenant, applied.outcome) {
+            (Some(tenant), Outcome::Applied) => Some(plan_for_tenant(&tx, tenant).await.map_err(PgError::from)?),
+            _ => None,
+        };
+        tx.commit().await.map_err(PgError::from)?;
+        Ok::<_, ApiError>((applied, plan))
+    })
+    .await?;
+
+    if let Some(tenant) = &applied.tenant {
+        call.ctx.set_tenant(tenant);
+    }
+    if let Some(plan) = &plan {
+        // After commit: the limiter must see the new limits at once (drop the cached plan),
+        // and subscribers learn of the change. Best effort: the event is already applied, and
+        // the cache entry expires on its own within a minute if this fails.
+        let message = json!({ "tenant": plan.tenant, "plan": plan.plan, "status": plan.status, "eventId": event_id });
+        let commands = [
+            Cmd::new("DEL").arg(sba_billing::plans::cache_key(&plan.tenant)),
+            Cmd::new("PUBLISH").arg(sba_billing::plans::billing_channel(&plan.tenant)).arg(message.to_string()),
+        ];
+        match sba_config::redis(&call.env) {
+            Ok(redis) => {
+                if let Err(e) = redis.pipeline(&commands).await {
+                    console_log!("{}", json!({"level": "warn", "msg": "billing notification failed", "error": e.to_string(), "requestId": call.ctx.request_id.as_str()}));
+                }
+            }
+            Err(e) => console_log!("{}", json!({"level": "warn", "msg": "billing notification skipped", "error": e.message})),
+        }
+    }
+    json(
+        200,
+        &json!({
+            "received": true,
+            "duplicate": applied.outcome == Outcome::Duplicate,
+            "outcome": applied.outcome,
+        }),
+    )
+}
