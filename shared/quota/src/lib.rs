@@ -1,0 +1,18 @@
+//! Admission control for agent runs, decided BEFORE a stream opens.
+//!
+//! - `plan`: the tenant's plan, cached in Redis (`sba:plan:{tenant}`, 60 s) in front of
+//!   Postgres; the webhooks Worker deletes the key when billing changes, so a new plan's
+//!   limits apply on the next request.
+//! - `limits`: one Redis script decides three limits at once — the tenant's sliding window
+//!   (its plan's requests per minute), the client IP's window, and a burst token bucket.
+//! - `period`: runs and LLM tokens per billing period (`usage_periods`), charged atomically.
+//!
+//! Not for: HTTP or the Workers runtime (callers pass a Redis client, a transaction, the time).
+
+pub mod limits;
+pub mod period;
+pub mod plan;
+
+pub use limits::{admit, Admission, LimitConfig};
+pub use period::{charge_run, record_tokens, QuotaError};
+pub use plan::cached_plan;

@@ -1,0 +1,50 @@
+//! Run quotas against the real Postgres of the local stack (SBA_POSTGRES_URL).
+
+use sba_quota::{charge_run, record_tokens, QuotaError};
+use sba_rls::begin_as_service;
+use tokio_postgres::NoTls;
+
+async fn connect() -> tokio_postgres::Client {
+    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+fn tenant() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("q-{}-{nanos}", std::process::id())
+}
+
+#[tokio::test]
+async fn runs_are_charged_until_the_quota_is_used_up() {
+    let mut client = connect().await;
+    let t = tenant();
+    for _ in 0..2 {
+        let tx = begin_as_service(&mut client).await.unwrap();
+        charge_run(&tx, &t, 2, 1000).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let tx = begin_as_service(&mut client).await.unwrap();
+    match charge_run(&tx, &t, 2, 1000).await {
+        Err(QuotaError::Exceeded { quota, limit, reset_epoch_secs }) => {
+            assert_eq!((quota, limit), ("agentRuns", 2));
+            assert!(reset_epoch_secs > 0);
+            let error = QuotaError::Exceeded { quota, limit, reset_epoch_secs }.into_api_error(0).unwrap();
+            assert_eq!((error.status, error.code.as_ref()), (429, "quota_exceeded"));
+        }
+        other => panic!("expected the quota to be exceeded, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_count_against_the_period() {
+    let mut client = connect().await;
+    let t = tenant();
+    let tx = begin_as_service(&mut client).await.unwrap();
+    record_tokens(&tx, &t, 500).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = begin_as_service(&mut client).await.unwrap();
+    assert!(matches!(charge_run(&tx, &t, 10, 500).await, Err(QuotaError::Exceeded { quota: "llmTokens", .. })));
+    assert!(charge_run(&tx, &t, 10, 501).await.is_ok());
+}
