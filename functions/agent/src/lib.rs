@@ -1,19 +1,21 @@
 //! AI agent: POST a run, stream AG-UI events over SSE.
 //!
-//! The Worker is only wiring: the route table below hands each route to a shared piece.
+//! The Worker is only wiring: the route table below hands each route to `sba-agent`.
 
+use sba_agent::{handle_resume, handle_run, RunHooks};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("agent", mounts: &["/agent"]);
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, route).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    serve(&SERVICE, req, env, |call| route(call, ctx)).await
 }
 
-async fn route(call: Call) -> Result<Response, ApiError> {
-    match call.path.segments().as_slice() {
+async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
+    let path = call.path.clone();
+    match path.segments().as_slice() {
         ["healthz"] => {
             call.route("/healthz", &[Method::Get])?;
             health(&SERVICE)
@@ -21,6 +23,16 @@ async fn route(call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["run"] => {
+            call.route("/run", &[Method::Post])?;
+            let tenant = sba_extract::tenant(&call).await?;
+            handle_run(call, ctx, tenant, Vec::new(), RunHooks::default()).await
+        }
+        ["runs", run_id, "events"] => {
+            call.route("/runs/{runId}/events", &[Method::Get])?;
+            let tenant = sba_extract::tenant(&call).await?;
+            handle_resume(call, tenant, run_id).await
         }
         _ => Err(call.not_found()),
     }

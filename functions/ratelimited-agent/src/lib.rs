@@ -1,19 +1,25 @@
-//! The agent behind per-tenant and per-IP sliding-window limits.
+//! The agent behind limits: the tenant's plan sets its requests per minute; the client IP
+//! and a burst bucket are limited too (one Redis round trip for the three), and runs and LLM
+//! tokens are counted against the billing period — all decided BEFORE the stream opens.
 //!
-//! The Worker is only wiring: the route table below hands each route to a shared piece.
+//! The Worker is only wiring: admission (`admission`) in front of `sba-agent`.
 
+mod admission;
+
+use sba_agent::{handle_resume, handle_run, RunHooks};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("ratelimited-agent", mounts: &["/ratelimited-agent", "/agent/limited"]);
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, route).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    serve(&SERVICE, req, env, |call| route(call, ctx)).await
 }
 
-async fn route(call: Call) -> Result<Response, ApiError> {
-    match call.path.segments().as_slice() {
+async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
+    let path = call.path.clone();
+    match path.segments().as_slice() {
         ["healthz"] => {
             call.route("/healthz", &[Method::Get])?;
             health(&SERVICE)
@@ -21,6 +27,17 @@ async fn route(call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["run"] => {
+            call.route("/run", &[Method::Post])?;
+            let tenant = sba_extract::tenant(&call).await?;
+            let limit_headers = admission::admit_run(&call, &tenant).await?;
+            handle_run(call, ctx, tenant, limit_headers, RunHooks { record_tokens: true }).await
+        }
+        ["runs", run_id, "events"] => {
+            call.route("/runs/{runId}/events", &[Method::Get])?;
+            let tenant = sba_extract::tenant(&call).await?;
+            handle_resume(call, tenant, run_id).await
         }
         _ => Err(call.not_found()),
     }

@@ -1,0 +1,37 @@
+//! LLM providers from the Worker's settings: `LLM_BASE_URLS` (comma-separated, tried in
+//! order), `LLM_MODEL`, optional secret `LLM_API_KEY`, `LLM_FIRST_TOKEN_TIMEOUT_MS`.
+
+use sba_http::ApiError;
+use sba_llm::Provider;
+use std::time::Duration;
+use worker::Env;
+
+pub const MAX_STEPS: usize = 6;
+
+pub fn providers(env: &Env) -> Result<Vec<Provider>, ApiError> {
+    let urls = sba_config::setting(env, "LLM_BASE_URLS")?;
+    let model = sba_config::setting(env, "LLM_MODEL").unwrap_or_else(|_| "default".to_owned());
+    let api_key = sba_config::setting(env, "LLM_API_KEY").ok().filter(|k| !k.is_empty());
+    let first_token = sba_config::setting(env, "LLM_FIRST_TOKEN_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(15_000);
+    let providers: Vec<Provider> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .enumerate()
+        .map(|(i, url)| Provider {
+            name: format!("provider-{}", i + 1),
+            base_url: url.to_owned(),
+            api_key: api_key.clone(),
+            model: model.clone(),
+            connect_timeout: Duration::from_millis(5_000),
+            first_token_timeout: Duration::from_millis(first_token),
+        })
+        .collect();
+    if providers.is_empty() {
+        return Err(ApiError::unavailable("not_configured", "LLM_BASE_URLS is empty", 30));
+    }
+    Ok(providers)
+}

@@ -1,0 +1,283 @@
+//! The loop: messages + tool specs → LLM stream → AG-UI events as tokens arrive → server tools
+//! executed and fed back → … until the model answers without tools, asks for a front-end
+//! tool (the client runs it), or the step limit is reached. Always ends with RUN_FINISHED or
+//! RUN_ERROR.
+
+use crate::audit::{sha256_hex, Entry, Trail};
+use crate::config::MAX_STEPS;
+use crate::emitter::Emitter;
+use sba_agent_tools::ToolContext;
+use sba_agui::{Event, Message, RunAgentInput};
+use sba_config::DB_BINDING;
+use sba_llm::{ChatMessage, ChatRequest, Provider, StreamEvent, ToolCall, ToolSpec};
+use sba_pg::PgError;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use worker::Env;
+
+const SYSTEM_PROMPT: &str = "You are SBA, a business assistant. Answer concisely. Use searchKb and getDocument to \
+answer from the tenant's knowledge base, createTask to record follow-ups, and render to produce HTML.";
+const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Run {
+    pub env: Env,
+    pub providers: Vec<Provider>,
+    pub input: RunAgentInput,
+    pub tenant: String,
+    pub subject: String,
+    pub claims: Value,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
+    let started = now_ms();
+    let (thread_id, run_id) = (run.input.thread_id.clone(), run.input.run_id.clone());
+    emitter.emit(Event::RunStarted { thread_id: thread_id.clone(), run_id: run_id.clone() });
+    emitter.flush().await;
+
+    let mut messages = vec![ChatMessage::System { content: SYSTEM_PROMPT.to_owned() }];
+    messages.extend(run.input.messages.iter().filter_map(to_chat));
+    let mut tools: Vec<ToolSpec> = sba_agent_tools::specs()
+        .into_iter()
+        .map(|s| ToolSpec { name: s.name.to_owned(), description: s.description.to_owned(), parameters: s.parameters })
+        .collect();
+    for t in &run.input.tools {
+        tools.push(ToolSpec {
+            name: t.name.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            parameters: t.parameters.clone().unwrap_or_else(|| json!({"type": "object"})),
+        });
+    }
+    let mut state = run.input.state.clone().unwrap_or_else(|| json!({}));
+
+    let outcome = 'steps: {
+        for step in 1..=MAX_STEPS {
+            let step_name = format!("llm:{step}");
+            emitter.emit(Event::StepStarted { step_name: step_name.clone() });
+            let step_started = now_ms();
+            let request = ChatRequest { messages: messages.clone(), tools: tools.clone(), max_tokens: Some(1024), temperature: Some(0.2) };
+            let mut stream = match sba_llm::open_stream(&run.providers, &request).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    trail.entries.push(llm_entry(&step_name, "error", step_started, None, json!({"code": e.code(), "error": e.to_string()})));
+                    emitter.emit(Event::StepFinished { step_name });
+                    break 'steps Err((e.code().to_owned(), format!("no language model could be reached: {e}")));
+                }
+            };
+            let provider = stream.provider.clone();
+            let mut text_id: Option<String> = None;
+            let mut text = String::new();
+            let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
+            let mut open_call: Option<(u32, String)> = None;
+            let mut started_calls = std::collections::BTreeSet::new();
+            let mut usage = None;
+            let mut failure = None;
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(StreamEvent::TextDelta(delta)) if !delta.is_empty() => {
+                        if open_call.is_some() {
+                            // Text after a tool call: unusual; keep the call closed first.
+                            if let Some((_, id)) = open_call.take() {
+                                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
+                            }
+                        }
+                        let id = text_id.get_or_insert_with(|| {
+                            let id = new_id("msg");
+                            emitter.emit(Event::TextMessageStart { message_id: id.clone(), role: "assistant".into() });
+                            id
+                        });
+                        text.push_str(&delta);
+                        emitter.emit(Event::TextMessageContent { message_id: id.clone(), delta });
+                    }
+                    Ok(StreamEvent::TextDelta(_)) => {}
+                    Ok(StreamEvent::ToolCallDelta { index, id, name, arguments_delta }) => {
+                        // Close the text message before any tool call (older clients expect it).
+                        if let Some(message_id) = text_id.take() {
+                            emitter.emit(Event::TextMessageEnd { message_id });
+                        }
+                        let entry = calls.entry(index).or_insert_with(|| ToolCall { id: String::new(), name: String::new(), arguments: String::new() });
+                        if entry.id.is_empty() {
+                            if let Some(id) = id.filter(|i| !i.is_empty()) {
+                                entry.id = id;
+                            }
+                        }
+                        if entry.name.is_empty() {
+                            if let Some(name) = name.filter(|n| !n.is_empty()) {
+                                entry.name = name;
+                            }
+                        }
+                        entry.arguments.push_str(&arguments_delta);
+                        // Calls stream one after another: a new index closes the previous one.
+                        if open_call.as_ref().is_some_and(|(i, _)| *i != index) {
+                            if let Some((_, id)) = open_call.take() {
+                                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
+                            }
+                        }
+                        if open_call.is_none() && !entry.name.is_empty() && !started_calls.contains(&index) {
+                            started_calls.insert(index);
+                            if entry.id.is_empty() {
+                                entry.id = new_id("call");
+                            }
+                            emitter.emit(Event::ToolCallStart { tool_call_id: entry.id.clone(), tool_call_name: entry.name.clone(), parent_message_id: None });
+                            open_call = Some((index, entry.id.clone()));
+                            if !entry.arguments.is_empty() {
+                                emitter.emit(Event::ToolCallArgs { tool_call_id: entry.id.clone(), delta: entry.arguments.clone() });
+                            }
+                        } else if open_call.as_ref().is_some_and(|(i, _)| *i == index) && !arguments_delta.is_empty() {
+                            emitter.emit(Event::ToolCallArgs { tool_call_id: entry.id.clone(), delta: arguments_delta });
+                        }
+                    }
+                    Ok(StreamEvent::Finish { usage: u, .. }) => usage = u.or(usage),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            drop(stream);
+            if let Some(message_id) = text_id.take() {
+                emitter.emit(Event::TextMessageEnd { message_id });
+            }
+            if let Some((_, id)) = open_call.take() {
+                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
+            }
+            let (prompt, completion) = usage.map(|u| (Some(u.prompt_tokens as i32), Some(u.completion_tokens as i32))).unwrap_or((None, None));
+            let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), json!({}));
+            entry.prompt_tokens = prompt;
+            entry.completion_tokens = completion;
+            trail.entries.push(entry);
+            emitter.emit(Event::StepFinished { step_name });
+            emitter.flush().await;
+            if let Some(e) = failure {
+                break 'steps Err(("llm_stream_failed".to_owned(), format!("the language model stream failed: {e}")));
+            }
+
+            let calls: Vec<ToolCall> = calls.into_values().filter(|c| !c.name.is_empty()).map(|mut c| {
+                if c.id.is_empty() {
+                    c.id = new_id("call");
+                }
+                c
+            }).collect();
+            if calls.is_empty() {
+                break 'steps Ok(());
+            }
+            messages.push(ChatMessage::Assistant { content: (!text.is_empty()).then(|| text.clone()), tool_calls: calls.clone() });
+            let mut frontend = false;
+            for call in &calls {
+                if !sba_agent_tools::is_server_tool(&call.name) {
+                    frontend = true;
+                    continue;
+                }
+                let step_name = format!("tool:{}", call.name);
+                emitter.emit(Event::StepStarted { step_name: step_name.clone() });
+                let tool_started = now_ms();
+                let result = run_tool(&run, call).await;
+                let message_id = new_id("tool");
+                emitter.emit(Event::ToolCallResult { message_id, tool_call_id: call.id.clone(), content: result.content.clone(), role: Some("tool".into()) });
+                trail.entries.push(Entry {
+                    kind: "tool",
+                    name: call.name.clone(),
+                    arguments_sha256: Some(sha256_hex(&call.arguments)),
+                    status: if result.is_error { "error".into() } else { "ok".into() },
+                    duration_ms: (now_ms() - tool_started) as i32,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    detail: result.summary.clone(),
+                });
+                if call.name == "createTask" && !result.is_error {
+                    if let (Some(obj), Ok(task)) = (state.as_object_mut(), serde_json::from_str::<Value>(&result.content)) {
+                        let tasks = obj.entry("tasks").or_insert_with(|| json!([]));
+                        if let Some(list) = tasks.as_array_mut() {
+                            list.push(task);
+                        }
+                    }
+                    emitter.emit(Event::StateSnapshot { snapshot: state.clone() });
+                }
+                emitter.emit(Event::StepFinished { step_name });
+                emitter.flush().await;
+                messages.push(ChatMessage::Tool { tool_call_id: call.id.clone(), content: result.content });
+            }
+            if frontend {
+                // The client executes its own tools and starts a new run with the results.
+                break 'steps Ok(());
+            }
+        }
+        Err(("step_limit".to_owned(), format!("the run stopped after {MAX_STEPS} model steps")))
+    };
+
+    match outcome {
+        Ok(()) => emitter.emit(Event::RunFinished { thread_id, run_id, result: None }),
+        Err((code, message)) => emitter.emit(Event::RunError { message, code: Some(code) }),
+    }
+    emitter.flush().await;
+    trail.entries.push(Entry {
+        kind: "run",
+        name: "run".into(),
+        arguments_sha256: None,
+        status: "finished".into(),
+        duration_ms: (now_ms() - started) as i32,
+        prompt_tokens: None,
+        completion_tokens: None,
+        detail: json!({}),
+    });
+}
+
+fn llm_entry(step: &str, status: &str, started: f64, provider: Option<&str>, detail: Value) -> Entry {
+    let mut detail = detail;
+    if let (Some(p), Some(obj)) = (provider, detail.as_object_mut()) {
+        obj.insert("provider".into(), json!(p));
+    }
+    Entry {
+        kind: "llm",
+        name: step.to_owned(),
+        arguments_sha256: None,
+        status: status.to_owned(),
+        duration_ms: (now_ms() - started) as i32,
+        prompt_tokens: None,
+        completion_tokens: None,
+        detail,
+    }
+}
+
+async fn run_tool(run: &Run, call: &ToolCall) -> sba_agent_tools::ToolResult {
+    let ctx = ToolContext { tenant_id: run.tenant.clone(), subject: run.subject.clone(), run_id: run.input.run_id.clone() };
+    let (claims, tenant, name, args) = (run.claims.clone(), run.tenant.clone(), call.name.clone(), call.arguments.clone());
+    let result = sba_pg::with_client(&run.env, DB_BINDING, TOOL_TIMEOUT, |mut client| async move {
+        let tx = sba_rls::begin_as_tenant(&mut client, &claims, &tenant).await?;
+        let result = sba_agent_tools::call(&tx, &ctx, &name, &args).await;
+        tx.commit().await?;
+        Ok::<_, PgError>(result)
+    })
+    .await;
+    result.unwrap_or_else(|e| sba_agent_tools::ToolResult {
+        content: json!({"error": {"code": "tool_failed", "message": "the tool could not reach its data store"}}).to_string(),
+        is_error: true,
+        summary: json!({"error": e.to_string()}),
+    })
+}
+
+fn to_chat(message: &Message) -> Option<ChatMessage> {
+    match message {
+        Message::User { content, .. } => Some(ChatMessage::User { content: content.text().into_owned() }),
+        Message::System { content, .. } | Message::Developer { content, .. } => Some(ChatMessage::System { content: content.clone() }),
+        Message::Assistant { content, tool_calls, .. } => Some(ChatMessage::Assistant {
+            content: content.clone(),
+            tool_calls: tool_calls
+                .iter()
+                .flatten()
+                .map(|c| ToolCall { id: c.id.clone(), name: c.function.name.clone(), arguments: c.function.arguments.clone() })
+                .collect(),
+        }),
+        Message::Tool { content, tool_call_id, .. } => Some(ChatMessage::Tool { tool_call_id: tool_call_id.clone(), content: content.clone() }),
+    }
+}

@@ -1,0 +1,119 @@
+//! `POST …/run`: admission is done by the caller; here the input is validated and claimed
+//! (a re-POST of a known run replays its log), then the response streams while the run is
+//! driven BY the stream itself — so a client that disconnects drops the run and with it the
+//! upstream LLM request.
+
+use crate::audit::Trail;
+use crate::emitter::Emitter;
+use crate::orchestrator::{self, Run};
+use crate::resume::replay_stream;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{future, stream, StreamExt};
+use sba_agui::sse::SSE_HEADERS;
+use sba_agui::{Claim, RunAgentInput, RunLog};
+use sba_config::DB_BINDING;
+use sba_extract::sba_tenant::TenantContext;
+use sba_http::{ApiError, Call};
+use sba_pg::PgError;
+use std::time::Duration;
+use worker::{Context, Delay, Response};
+
+const BODY_LIMIT: usize = 1024 * 1024;
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// What the caller wants done around a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunHooks {
+    /// Add the run's LLM tokens to the tenant's period quota (ratelimited-agent).
+    pub record_tokens: bool,
+}
+
+pub async fn handle_run(
+    mut call: Call,
+    ctx: Context,
+    tenant: TenantContext,
+    extra_headers: Vec<(&'static str, String)>,
+    hooks: RunHooks,
+) -> Result<Response, ApiError> {
+    let input: RunAgentInput = sba_extract::json(&mut call, BODY_LIMIT).await?;
+    let providers = crate::config::providers(&call.env)?;
+    let redis = sba_config::redis(&call.env)?;
+    let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
+    match log.claim(&input.thread_id).await {
+        Ok(Claim::Fresh) => {}
+        Ok(Claim::Existing { thread_id }) if thread_id == input.thread_id => {
+            // The same run posted again (a retry): replay it, never run it twice.
+            return sse_response(replay_stream(log, None).boxed_local(), &extra_headers);
+        }
+        Ok(Claim::Existing { .. }) => {
+            return Err(ApiError::new(409, "run_id_conflict", "this runId belongs to another thread"));
+        }
+        Err(e) => return Err(ApiError::unavailable("run_log_unavailable", "cannot record the run; retry shortly", 2).with_cause(e)),
+    }
+
+    let (tx, rx) = mpsc::unbounded::<String>();
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let env = call.env.clone();
+    let run = Run {
+        env: env.clone(),
+        providers,
+        input: input.clone(),
+        tenant: tenant.tenant_id.clone(),
+        subject: tenant.subject.clone(),
+        claims: tenant.claims.clone(),
+    };
+    let mut trail = Trail {
+        tenant: tenant.tenant_id.clone(),
+        claims: tenant.claims.clone(),
+        thread_id: input.thread_id.clone(),
+        run_id: input.run_id.clone(),
+        entries: Vec::new(),
+    };
+    let driver = async move {
+        let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log);
+        orchestrator::run(run, &mut emitter, &mut trail).await;
+        drop(emitter);
+        let tokens = trail.tokens();
+        let tenant_id = trail.tenant.clone();
+        let audit_env = env.clone();
+        ctx.wait_until(async move {
+            if hooks.record_tokens && tokens > 0 {
+                let _ = sba_pg::with_client(&audit_env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
+                    let tx = sba_rls::begin_as_service(&mut client).await?;
+                    sba_quota::record_tokens(&tx, &tenant_id, tokens).await?;
+                    tx.commit().await?;
+                    Ok::<_, PgError>(())
+                })
+                .await;
+            }
+            trail.write(audit_env, Some(redis)).await;
+        });
+        let _ = done_tx.send(());
+    };
+    // The body: events as the run produces them, heartbeats while it is quiet, and the run
+    // itself polled as part of the stream (dropping the body drops the run).
+    let pings = stream::unfold((), |()| async {
+        Delay::from(HEARTBEAT).await;
+        Some((sba_agui::sse::PING.to_owned(), ()))
+    })
+    .take_until(done_rx);
+    let driven = stream::once(driver).filter_map(|()| future::ready(None::<String>));
+    let body = stream::select(stream::select(rx, driven), pings);
+    sse_response(body.boxed_local(), &extra_headers)
+}
+
+pub(crate) fn sse_response(
+    body: futures_util::stream::LocalBoxStream<'static, String>,
+    extra_headers: &[(&'static str, String)],
+) -> Result<Response, ApiError> {
+    let bytes = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
+    let mut response = Response::from_stream(bytes).map_err(ApiError::internal)?;
+    let headers = response.headers_mut();
+    for (name, value) in SSE_HEADERS {
+        headers.set(name, value).map_err(ApiError::internal)?;
+    }
+    for (name, value) in extra_headers {
+        headers.set(name, value).map_err(ApiError::internal)?;
+    }
+    Ok(response)
+}

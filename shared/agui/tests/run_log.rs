@@ -1,0 +1,120 @@
+//! `RunLog` against the local Upstash-compatible server (started by scripts/test, found
+//! through SBA_REDIS_REST_URL / SBA_REDIS_REST_TOKEN).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sba_agui::sse::{event_id, frame};
+use sba_agui::{Claim, Event, RunLog};
+use sba_redis::RedisRest;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run through scripts/test or set SBA_REDIS_REST_URL and SBA_REDIS_REST_TOKEN")
+    })
+}
+
+fn rest() -> RedisRest {
+    RedisRest::new(env("SBA_REDIS_REST_URL"), env("SBA_REDIS_REST_TOKEN"))
+        .with_timeout(Duration::from_secs(5))
+}
+
+/// A run id no other test, run or process uses.
+fn unique_run(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn frames(run_id: &str, n: u64) -> Vec<String> {
+    (1..=n)
+        .map(|seq| {
+            let event = if seq == n {
+                Event::RunFinished {
+                    thread_id: "t".into(),
+                    run_id: run_id.into(),
+                    result: None,
+                }
+            } else {
+                Event::TextMessageContent {
+                    message_id: "m".into(),
+                    delta: format!("part {seq}"),
+                }
+            };
+            frame(&event_id(run_id, seq), &event)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn claim_is_fresh_once_then_reports_the_holder() {
+    let run = unique_run("claim");
+    let log = RunLog::new(rest(), "tenant-a", &run);
+    assert_eq!(log.claim("thread-1").await.unwrap(), Claim::Fresh);
+    assert_eq!(
+        log.claim("thread-1").await.unwrap(),
+        Claim::Existing {
+            thread_id: "thread-1".into()
+        }
+    );
+    assert_eq!(
+        log.claim("thread-2").await.unwrap(),
+        Claim::Existing {
+            thread_id: "thread-1".into()
+        }
+    );
+    // Another tenant's run of the same id is its own.
+    assert_eq!(
+        RunLog::new(rest(), "tenant-b", &run)
+            .claim("x")
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    let pttl = rest()
+        .query(&["PTTL", log.claim_key()])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 3_600_000, "{pttl}");
+}
+
+#[tokio::test]
+async fn append_read_after_and_finished() {
+    let run = unique_run("log");
+    let client = rest();
+    let log = RunLog::new(client.clone(), "tenant-a", &run);
+    assert_eq!(log.read_after(None).await.unwrap(), Vec::<String>::new());
+    assert!(!log.is_finished().await.unwrap());
+    assert_eq!(log.last_seq().await.unwrap(), 0);
+
+    let all = frames(&run, 5);
+    log.append(&all[..2]).await.unwrap();
+    assert!(!log.is_finished().await.unwrap());
+    let before = client.round_trips();
+    log.append(&all[2..]).await.unwrap();
+    log.append(&[]).await.unwrap();
+    assert_eq!(
+        client.round_trips() - before,
+        1,
+        "one pipeline per append, none for nothing"
+    );
+
+    assert_eq!(log.read_after(Some(2)).await.unwrap(), all[2..].to_vec());
+    assert_eq!(log.read_after(None).await.unwrap(), all);
+    assert_eq!(log.read_after(Some(0)).await.unwrap(), all);
+    assert!(log.read_after(Some(5)).await.unwrap().is_empty());
+    assert!(log.read_after(Some(u64::MAX)).await.unwrap().is_empty());
+    assert_eq!(log.last_seq().await.unwrap(), 5);
+    assert!(log.is_finished().await.unwrap());
+
+    let pttl = rest()
+        .query(&["PTTL", log.events_key()])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 3_600_000, "{pttl}");
+}

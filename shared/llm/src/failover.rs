@@ -1,0 +1,218 @@
+//! [`open_stream`]: try providers in order until one produces a first event, then hand the
+//! caller a [`ChatStream`] bound to that provider for the rest of the answer.
+
+use crate::error::{excerpt, LlmError};
+use crate::openai::{self, OpenAiStream, Step};
+use crate::sleep::sleep;
+use crate::sse::SseDecoder;
+use crate::types::{ChatRequest, Provider, StreamEvent};
+use futures_util::future::{select, Either};
+use futures_util::{Stream, StreamExt};
+use std::collections::VecDeque;
+use std::pin::Pin;
+
+#[cfg(not(target_arch = "wasm32"))]
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+#[cfg(target_arch = "wasm32")]
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>>>>;
+
+/// Opens a streamed answer, failing over to the next provider on a connect error, a 5xx or
+/// 429, a timeout or a broken/empty body — all before the first event, which is awaited here
+/// (so a provider that connects but stalls fails over). A 4xx other than 429 is returned
+/// as is: our request is wrong. After the first event nothing switches provider silently:
+/// errors come out of [`ChatStream::next`].
+pub async fn open_stream(
+    providers: &[Provider],
+    request: &ChatRequest,
+) -> Result<ChatStream, LlmError> {
+    let mut attempts = Vec::new();
+    for provider in providers {
+        match open_one(provider, request).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if e.fails_over() => attempts.push((provider.name.clone(), e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(LlmError::AllProvidersFailed { attempts })
+}
+
+/// One provider's answer. Dropping it drops the response body, which aborts the upstream
+/// request (in workerd: the fetch's AbortController).
+pub struct ChatStream {
+    /// The name of the provider that is answering.
+    pub provider: String,
+    first: Option<StreamEvent>,
+    events: EventReader,
+}
+
+impl ChatStream {
+    /// The next event; `None` after `Finish` or after an error.
+    pub async fn next(&mut self) -> Option<Result<StreamEvent, LlmError>> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        self.events.next().await
+    }
+}
+
+impl std::fmt::Debug for ChatStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatStream")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStream, LlmError> {
+    let attempt = async {
+        let mut events = EventReader::new(send(provider, request).await?);
+        match events.next().await {
+            Some(Ok(first)) => Ok(ChatStream {
+                provider: provider.name.clone(),
+                first: Some(first),
+                events,
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(LlmError::Truncated),
+        }
+    };
+    // Dropping the losing attempt drops its request/response: the upstream is aborted.
+    match select(
+        Box::pin(attempt),
+        Box::pin(sleep(provider.first_token_timeout)),
+    )
+    .await
+    {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(LlmError::Timeout),
+    }
+}
+
+async fn send(provider: &Provider, request: &ChatRequest) -> Result<ByteStream, LlmError> {
+    let body = serde_json::to_vec(&openai::request_body(provider, request))
+        .map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
+    let mut builder = client(provider)?
+        .post(openai::chat_completions_url(&provider.base_url))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .body(body);
+    if let Some(key) = &provider.api_key {
+        builder = builder.bearer_auth(key);
+    }
+    // Every failure before an answer is "could not reach": fetch in workerd does not say more.
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| LlmError::Connect(excerpt(&describe(e), provider.api_key.as_deref(), 200)))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let text = response.text().await.unwrap_or_default();
+        return Err(LlmError::Http {
+            status,
+            body: excerpt(&text, provider.api_key.as_deref(), 200),
+        });
+    }
+    Ok(Box::pin(response.bytes_stream()))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn client(provider: &Provider) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(provider.connect_timeout)
+        .build()
+        .map_err(|e| LlmError::Connect(e.to_string()))
+}
+
+/// fetch has no connect timeout; the first-token timeout bounds the whole opening.
+#[cfg(target_arch = "wasm32")]
+fn client(_: &Provider) -> Result<reqwest::Client, LlmError> {
+    Ok(reqwest::Client::new())
+}
+
+/// The error and its causes, without the URL (in odd setups a URL carries credentials).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Bytes → SSE events → dialect events, one at a time.
+struct EventReader {
+    body: Option<ByteStream>,
+    sse: SseDecoder,
+    dialect: OpenAiStream,
+    ready: VecDeque<Result<StreamEvent, LlmError>>,
+    over: bool,
+}
+
+impl EventReader {
+    fn new(body: ByteStream) -> Self {
+        EventReader {
+            body: Some(body),
+            sse: SseDecoder::new(),
+            dialect: OpenAiStream::default(),
+            ready: VecDeque::new(),
+            over: false,
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<StreamEvent, LlmError>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.over {
+                return None;
+            }
+            let body = self.body.as_mut()?;
+            match body.next().await {
+                Some(Ok(bytes)) => {
+                    if let Err(e) = self.sse.feed(&bytes) {
+                        self.end(Err(e));
+                        continue;
+                    }
+                    self.drain_sse();
+                }
+                Some(Err(e)) => self.end(Err(LlmError::Network(describe(e)))),
+                None => {
+                    self.sse.finish();
+                    self.drain_sse();
+                    if !self.over {
+                        let last = self.dialect.on_eof();
+                        self.end(last);
+                    }
+                }
+            }
+        }
+    }
+
+    fn drain_sse(&mut self) {
+        while !self.over {
+            let Some(event) = self.sse.next_event() else {
+                break;
+            };
+            match self.dialect.on_event(&event.event, &event.data) {
+                Ok(Step::Events(events)) => self.ready.extend(events.into_iter().map(Ok)),
+                Ok(Step::Done(last)) => self.end(Ok(last)),
+                Err(e) => self.end(Err(e)),
+            }
+        }
+    }
+
+    /// The last item; the body is dropped (closing/aborting the upstream) right away.
+    fn end(&mut self, last: Result<StreamEvent, LlmError>) {
+        self.ready.push_back(last);
+        self.over = true;
+        self.body = None;
+    }
+}
+
+#[cfg(test)]
+#[path = "failover_tests.rs"]
+mod tests;

@@ -1,0 +1,31 @@
+//! Provider-neutral streaming chat for the agent: one [`ChatRequest`] in, a stream of
+//! [`StreamEvent`]s (text deltas, tool-call fragments, one finish) out, with failover across an
+//! ordered list of [`Provider`]s. Built on `reqwest`, so the same code runs in workerd (the
+//! runtime's fetch) and natively in tests.
+//!
+//! What it does: speaks the OpenAI-compatible chat-completions streaming dialect
+//! (`../shared/reference/agui-and-llm.md`); parses SSE over arbitrary byte chunks; folds
+//! tool-call fragments by index ([`ToolCallAccumulator`]); fails over to the next provider on a
+//! connect error, 5xx, 429 or a missing first token, but never once an answer has started.
+//! Errors are values ([`LlmError`]), nothing panics on any input, the clock is never read
+//! (timeouts are timers), and API keys never reach `Debug`, errors or logs.
+//!
+//! Not for: AG-UI framing (the agent maps events to AG-UI), retries of a started answer,
+//! token counting, prompt building or running tools.
+
+mod accumulator;
+mod error;
+mod failover;
+mod openai;
+mod sleep;
+mod sse;
+mod types;
+
+pub use accumulator::{ToolCallAccumulator, ToolCallProgress, ToolCallStart};
+pub use error::LlmError;
+pub use failover::{open_stream, ChatStream};
+pub use openai::{chat_completions_url, request_body};
+pub use sse::{SseDecoder, SseEvent};
+pub use types::{
+    ChatMessage, ChatRequest, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec, Usage,
+};

@@ -1,0 +1,156 @@
+//! The provider-neutral vocabulary: who to call, what to send, what comes back.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// One upstream: an OpenAI-compatible server and the model to ask for.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// Ours, for logs and errors (e.g. "primary", "local-llama").
+    pub name: String,
+    /// `https://api.example.com` or `https://api.example.com/v1` (both work).
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer …`; never in `Debug`, errors or logs.
+    pub api_key: Option<String>,
+    pub model: String,
+    /// Natively the TCP connect; in workerd fetch does not expose it (the first-token
+    /// timeout bounds it instead).
+    pub connect_timeout: Duration,
+    /// From sending the request to the first event (headers included).
+    pub first_token_timeout: Duration,
+}
+
+impl Provider {
+    /// A provider with 10 s connect and 30 s first-token timeouts.
+    pub fn new(
+        name: impl Into<String>,
+        base_url: impl Into<String>,
+        model: impl Into<String>,
+    ) -> Self {
+        Provider {
+            name: name.into(),
+            base_url: base_url.into(),
+            api_key: None,
+            model: model.into(),
+            connect_timeout: Duration::from_secs(10),
+            first_token_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("first_token_timeout", &self.first_token_timeout)
+            .finish()
+    }
+}
+
+/// A complete tool call the model asked for (`arguments` is the JSON text it produced).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum ChatMessage {
+    System {
+        content: String,
+    },
+    User {
+        content: String,
+    },
+    Assistant {
+        #[serde(default)]
+        content: Option<String>,
+        #[serde(default)]
+        tool_calls: Vec<ToolCall>,
+    },
+    Tool {
+        tool_call_id: String,
+        content: String,
+    },
+}
+
+/// A function the model may call; `parameters` is a JSON Schema object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub tools: Vec<ToolSpec>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Other(String),
+}
+
+impl FinishReason {
+    pub fn parse(reason: &str) -> Self {
+        match reason {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            // "function_call": the legacy name of the same thing.
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(other) => other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// What a [`crate::ChatStream`] yields. `Finish` is always the last event of a good stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    TextDelta(String),
+    /// One fragment of tool call `index`; fold them with [`crate::ToolCallAccumulator`].
+    ToolCallDelta {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments_delta: String,
+    },
+    Finish {
+        reason: FinishReason,
+        usage: Option<Usage>,
+    },
+}

@@ -1,0 +1,281 @@
+// The agent end to end: the official @ag-ui/client HttpAgent against the Wasm in workerd, a
+// scripted OpenAI-compatible server (real wire format) as the LLM provider, kb-ingest for the
+// documents the tools read, Postgres for audit rows, Redis for the resumable event log.
+
+import { test, before, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import pg from "pg";
+import { HttpAgent } from "@ag-ui/client";
+import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { tenantToken } from "../support/jwt.mjs";
+import { unusedPort } from "../support/ports.mjs";
+import { startLlmDouble, textChunks, toolCallChunks } from "../support/llm-double.mjs";
+
+// Script answers for the LLM double: streamed text (optionally slow), or tool calls.
+const say = (text, opts = {}) => {
+  const chunks = textChunks(text, opts);
+  return { chunks: opts.delayMs ? chunks.flatMap((c) => [{ delayMs: opts.delayMs }, c]) : chunks };
+};
+const callTools = (calls, opts = {}) => ({ chunks: toolCallChunks(calls, opts) });
+const uid = (p) => `${p}-${randomBytes(5).toString("hex")}`;
+let bundle;
+let llm;
+let db;
+let script = () => say("Hello from SBA.");
+
+before(async () => {
+  llm = await startLlmDouble((body, i) => script(body, i));
+  const dead = `http://127.0.0.1:${await unusedPort()}`;
+  const llmBindings = { LLM_BASE_URLS: `${dead},${llm.url}`, LLM_MODEL: "scripted", LLM_FIRST_TOKEN_TIMEOUT_MS: "3000" };
+  bundle = await startBundle({
+    overrides: {
+      agent: { bindings: llmBindings },
+      "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "100000", RATE_LIMIT_BURST: "1000" } },
+    },
+  });
+  db = new pg.Client({ connectionString: stackEnv().postgresUrl });
+  await db.connect();
+});
+after(async () => {
+  await bundle?.dispose();
+  await llm?.close();
+  await db?.end();
+});
+
+function agentFor(tenant, path = "/agent/run", initialMessages = [{ id: uid("m"), role: "user", content: "Hi" }]) {
+  return new HttpAgent({
+    url: `${bundle.url}${path}`,
+    headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}` },
+    threadId: uid("thread"),
+    initialMessages,
+  });
+}
+
+async function runCollect(agent, params = {}) {
+  const events = [];
+  const result = await agent.runAgent({ runId: uid("run"), ...params }, { onEvent: ({ event }) => events.push(event) });
+  return { events, result, types: events.map((e) => e.type) };
+}
+
+function assertWellFormed(types) {
+  assert.equal(types[0], "RUN_STARTED");
+  assert.ok(["RUN_FINISHED", "RUN_ERROR"].includes(types.at(-1)), `terminal event, got ${types.at(-1)}`);
+}
+
+describe("agent runs through the official AG-UI client", () => {
+  test("a text-only run streams text and finishes (with failover past a dead provider)", async () => {
+    script = () => say("Hello from SBA, streamed in pieces.", { pieces: 5 });
+    const { types, events, result } = await runCollect(agentFor(uid("t")));
+    assertWellFormed(types);
+    assert.equal(types.at(-1), "RUN_FINISHED");
+    const text = events.filter((e) => e.type === "TEXT_MESSAGE_CONTENT").map((e) => e.delta).join("");
+    assert.equal(text, "Hello from SBA, streamed in pieces.");
+    assert.ok(types.indexOf("TEXT_MESSAGE_START") < types.indexOf("TEXT_MESSAGE_END"));
+    assert.ok(types.includes("STEP_STARTED") && types.includes("STEP_FINISHED"));
+    assert.ok(result.newMessages.some((m) => m.role === "assistant" && m.content.includes("Hello from SBA")));
+  });
+
+  test("a run that calls getDocument on an ingested document answers with its content", async () => {
+    const tenant = uid("t");
+    const secret = `The launch code word is ${uid("zebra")}.`;
+    const res = await bundle.fetch("/kb/documents", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}`, "content-type": "application/json" },
+      body: JSON.stringify({ title: "Launch notes", content: secret, contentType: "text" }),
+    });
+    const { id } = await res.json();
+    script = (body) => {
+      const toolMessage = body.messages.find((m) => m.role === "tool");
+      if (!toolMessage) return callTools([{ id: "call_doc_1", name: "getDocument", arguments: JSON.stringify({ documentId: id }) }], { fragments: 3 });
+      const content = JSON.parse(toolMessage.content).content;
+      return say(`The document says: ${content}`);
+    };
+    const { events, types } = await runCollect(agentFor(tenant));
+    assertWellFormed(types);
+    assert.equal(types.at(-1), "RUN_FINISHED");
+    const start = events.find((e) => e.type === "TOOL_CALL_START");
+    assert.equal(start.toolCallName, "getDocument");
+    const args = events.filter((e) => e.type === "TOOL_CALL_ARGS").map((e) => e.delta).join("");
+    assert.deepEqual(JSON.parse(args), { documentId: id });
+    const result = events.find((e) => e.type === "TOOL_CALL_RESULT");
+    assert.ok(result.content.includes(secret));
+    const text = events.filter((e) => e.type === "TEXT_MESSAGE_CONTENT").map((e) => e.delta).join("");
+    assert.ok(text.includes(secret), text);
+  });
+
+  test("a front-end tool call is streamed and the run finishes for the client to execute it", async () => {
+    script = () => callTools([{ id: "call_fe_1", name: "confirmAction", arguments: JSON.stringify({ question: "Proceed?" }) }]);
+    const tools = [{ name: "confirmAction", description: "Ask the user to confirm", parameters: { type: "object", properties: { question: { type: "string" } } } }];
+    const { events, types } = await runCollect(agentFor(uid("t")), { tools });
+    assertWellFormed(types);
+    assert.equal(types.at(-1), "RUN_FINISHED");
+    assert.equal(events.find((e) => e.type === "TOOL_CALL_START").toolCallName, "confirmAction");
+    assert.ok(types.includes("TOOL_CALL_END"));
+    assert.ok(!types.includes("TOOL_CALL_RESULT"), "the server never executes a front-end tool");
+  });
+});
+
+async function rawRun(tenant, runId, threadId, signal) {
+  return bundle.fetch("/agent/run", {
+    method: "POST",
+    signal,
+    headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}`, "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ threadId, runId, messages: [{ id: "m1", role: "user", content: "Hi" }], tools: [], context: [], state: {}, forwardedProps: {} }),
+  });
+}
+
+function parseFrames(text) {
+  return text
+    .split("\n\n")
+    .filter((f) => f.includes("data:"))
+    .map((f) => ({ id: f.match(/^id: (.*)$/m)?.[1], data: JSON.parse(f.match(/^data: (.*)$/m)[1]) }));
+}
+
+describe("streams that survive the edge", () => {
+  test("SSE headers defeat buffering and every event carries id <runId>:<seq>", async () => {
+    script = () => say("ok");
+    const [tenant, runId] = [uid("t"), uid("run")];
+    const res = await rawRun(tenant, runId, uid("thread"));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/event-stream/);
+    assert.equal(res.headers.get("cache-control"), "no-cache, no-transform");
+    assert.equal(res.headers.get("x-accel-buffering"), "no");
+    const frames = parseFrames(await res.text());
+    frames.forEach((f, i) => assert.equal(f.id, `${runId}:${i + 1}`));
+  });
+
+  test("resume with Last-Event-ID delivers the remaining events exactly once", async () => {
+    script = () => say("one two three four five six", { pieces: 6 });
+    const [tenant, runId] = [uid("t"), uid("run")];
+    const all = parseFrames(await (await rawRun(tenant, runId, uid("thread"))).text());
+    assert.ok(all.length > 6);
+    const resumed = await bundle.fetch(`/agent/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}`, "last-event-id": all[2].id },
+    });
+    assert.equal(resumed.status, 200);
+    const rest = parseFrames(await resumed.text());
+    assert.deepEqual(rest, all.slice(3));
+    const other = await bundle.fetch(`/agent/runs/${runId}/events`, { headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, uid("t"))}` } });
+    assert.equal(other.status, 404, "another tenant cannot read the run");
+  });
+
+  test("a duplicate re-POST replays instead of running twice (audit rows counted)", async () => {
+    script = () => say("only once");
+    const [tenant, runId, threadId] = [uid("t"), uid("run"), uid("thread")];
+    const before = llm.requests.length;
+    const first = parseFrames(await (await rawRun(tenant, runId, threadId)).text());
+    const second = parseFrames(await (await rawRun(tenant, runId, threadId)).text());
+    assert.deepEqual(second, first);
+    assert.equal(llm.requests.length - before, 1, "the LLM was asked once");
+    let rows = 0;
+    for (let i = 0; i < 50 && rows === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ({ rows: [{ n: rows }] } = await db.query("select count(*)::int as n from agent_audit where run_id = $1 and kind = 'run'", [runId]));
+    }
+    assert.equal(rows, 1);
+  });
+
+  test("aborting mid-stream stops the upstream LLM request", async () => {
+    script = () => say("slow ".repeat(40), { pieces: 40, delayMs: 100 });
+    const abortedBefore = llm.aborted;
+    const controller = new AbortController();
+    const res = await rawRun(uid("t"), uid("run"), uid("thread"), controller.signal);
+    const reader = res.body.getReader();
+    let seen = "";
+    while (!seen.includes("TEXT_MESSAGE_CONTENT")) seen += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const deadline = Date.now() + 5000;
+    while (llm.aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(llm.aborted > abortedBefore, "the upstream request was closed");
+  });
+
+  test("all providers down → RUN_ERROR with a clear code", async () => {
+    const dead = await startBundle({
+      overrides: { agent: { bindings: { LLM_BASE_URLS: `http://127.0.0.1:${await unusedPort()}`, LLM_FIRST_TOKEN_TIMEOUT_MS: "1000" } } },
+    });
+    try {
+      const res = await dead.fetch("/agent/run", {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, uid("t"))}`, "content-type": "application/json" },
+        body: JSON.stringify({ threadId: uid("th"), runId: uid("run"), messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
+      });
+      const frames = parseFrames(await res.text());
+      assert.equal(frames[0].data.type, "RUN_STARTED");
+      const last = frames.at(-1).data;
+      assert.equal(last.type, "RUN_ERROR");
+      assert.equal(last.code, "llm_unavailable");
+    } finally {
+      await dead.dispose();
+    }
+  });
+
+  test("bad input is refused before any stream: 401, 415, 422", async () => {
+    assert.equal((await bundle.fetch("/agent/run", { method: "POST", body: "{}" })).status, 401);
+    const auth = { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, uid("t"))}` };
+    assert.equal((await bundle.fetch("/agent/run", { method: "POST", headers: auth, body: "{}" })).status, 415);
+    const bad = await bundle.fetch("/agent/run", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ threadId: "t", runId: "bad id!", messages: [] }) });
+    assert.equal(bad.status, 422);
+  });
+});
+
+describe("ratelimited-agent", () => {
+  const limitedRun = (tenant) =>
+    bundle.fetch("/ratelimited-agent/run", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}`, "content-type": "application/json" },
+      body: JSON.stringify({ threadId: uid("th"), runId: uid("run"), messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
+    });
+
+  test("the 21st run in a minute → 429 with headers; a Stripe plan change raises the limit", async () => {
+    script = () => say("ok");
+    const tenant = uid("t");
+    for (let i = 0; i < 20; i++) {
+      const res = await limitedRun(tenant);
+      assert.equal(res.status, 200, `run ${i + 1}`);
+      assert.equal(res.headers.get("x-ratelimit-limit"), "20");
+      await res.text();
+    }
+    const limited = await limitedRun(tenant);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    assert.match(limited.headers.get("ratelimit-policy"), /"tenant";q=20;w=60/);
+    assert.equal((await limited.json()).error.code, "rate_limited");
+
+    // Upgrade through the real webhook path: checkout + subscription to "pro" (120/min).
+    const { default: Stripe } = await import("stripe");
+    const stripe = new Stripe("sk_test_e2e");
+    const customer = uid("cus");
+    const send = async (type, object) => {
+      const payload = JSON.stringify({ id: uid("evt"), object: "event", created: Math.floor(Date.now() / 1000), type, data: { object } });
+      const header = stripe.webhooks.generateTestHeaderString({ payload, secret: "whsec_e2e_current_secret" });
+      const res = await bundle.fetch("/webhooks/stripe", { method: "POST", headers: { "stripe-signature": header, "content-type": "application/json" }, body: payload });
+      assert.equal(res.status, 200);
+    };
+    await send("checkout.session.completed", { id: uid("cs"), object: "checkout.session", client_reference_id: tenant, customer });
+    const start = Math.floor(Date.now() / 1000);
+    await send("customer.subscription.created", {
+      id: uid("sub"), object: "subscription", customer, status: "active",
+      items: { data: [{ price: { id: "price_pro", lookup_key: "pro" }, current_period_start: start, current_period_end: start + 2592000 }] },
+    });
+    const upgraded = await limitedRun(tenant);
+    assert.equal(upgraded.status, 200);
+    assert.equal(upgraded.headers.get("x-ratelimit-limit"), "120");
+    await upgraded.text();
+  });
+
+  test("runs quota used up → 429 quota_exceeded naming the quota", async () => {
+    script = () => say("ok");
+    const tenant = uid("t");
+    const first = await limitedRun(tenant);
+    assert.equal(first.status, 200);
+    await first.text();
+    await db.query("update usage_periods set agent_runs = 1000000 where tenant_id = $1", [tenant]);
+    const res = await limitedRun(tenant);
+    assert.equal(res.status, 429);
+    const body = await res.json();
+    assert.equal(body.error.code, "quota_exceeded");
+    assert.equal(body.error.details.quota, "agentRuns");
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+  });
+});

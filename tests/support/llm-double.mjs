@@ -1,0 +1,165 @@
+// A scripted OpenAI-compatible chat-completions server speaking the real streaming wire
+// format (`data: {chunk}\n\n` … `data: [DONE]\n\n`), for deterministic tests of the LLM
+// adapter and the agent. `script(body, requestIndex)` decides each answer:
+//   { chunks: [chunk | {comment} | {delayMs} | {raw}], status? }  a 200 (or `status`) SSE stream
+//   { status: 500, body: "..." }                                  a plain error answer
+//   { hang: true }                                                accept, never answer
+//   { error: { message } }                                        an error chunk as the only frame
+// A chunk object `{ error: {...} }` inside `chunks` is an error mid-stream.
+import http from "node:http";
+
+export async function startLlmDouble(script) {
+  let current = script;
+  const requests = [];
+  const sockets = new Set();
+  const state = { aborted: 0 };
+
+  const server = http.createServer(async (req, res) => {
+    let text = "";
+    for await (const piece of req) text += piece;
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    const index = requests.length;
+    requests.push(body);
+    let finished = false;
+    res.on("close", () => {
+      if (!finished) state.aborted += 1;
+    });
+
+    let answer;
+    try {
+      answer = await current(body, index);
+    } catch (e) {
+      answer = { status: 500, body: `script failed: ${e?.message ?? e}` };
+    }
+    answer ??= { status: 500, body: "script returned nothing" };
+
+    if (answer.hang) return; // counted as aborted when the client gives up
+    if (answer.chunks === undefined && answer.error === undefined) {
+      res.writeHead(answer.status ?? 500, { "content-type": answer.contentType ?? "application/json" });
+      finished = true;
+      res.end(answer.body ?? "");
+      return;
+    }
+    res.writeHead(answer.status ?? 200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    res.flushHeaders();
+    const chunks = answer.chunks ?? [{ error: answer.error }];
+    for (const item of chunks) {
+      if (res.destroyed) return;
+      if (item && typeof item.delayMs === "number" && Object.keys(item).length === 1) {
+        await new Promise((r) => setTimeout(r, item.delayMs));
+      } else if (item && typeof item.comment === "string" && Object.keys(item).length === 1) {
+        res.write(`: ${item.comment}\n\n`);
+      } else if (item && typeof item.raw === "string" && Object.keys(item).length === 1) {
+        res.write(item.raw);
+      } else {
+        res.write(`data: ${JSON.stringify(item)}\n\n`);
+      }
+    }
+    if (res.destroyed) return;
+    if (answer.done !== false && answer.error === undefined) res.write("data: [DONE]\n\n");
+    finished = true;
+    res.end();
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get aborted() {
+      return state.aborted;
+    },
+    setScript(fn) {
+      current = fn;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let counter = 0;
+function envelope(model, choices, extra = {}) {
+  return {
+    id: `chatcmpl-double-${++counter}`,
+    object: "chat.completion.chunk",
+    created: 1700000000,
+    model,
+    system_fingerprint: null,
+    choices,
+    usage: null,
+    ...extra,
+  };
+}
+
+function choice(delta, finishReason = null) {
+  return { index: 0, delta, logprobs: null, finish_reason: finishReason };
+}
+
+function split(text, pieces) {
+  const chars = Array.from(text); // never split inside a character
+  const n = Math.max(1, Math.min(pieces, chars.length || 1));
+  const size = Math.ceil(chars.length / n) || 1;
+  const out = [];
+  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(""));
+  return out.length ? out : [""];
+}
+
+function usageChunk(model, completionTokens) {
+  return envelope(model, [], {
+    usage: { prompt_tokens: 10, completion_tokens: completionTokens, total_tokens: 10 + completionTokens },
+  });
+}
+
+/** `text` as several content deltas (role on the first), a "stop" chunk and a usage chunk. */
+export function textChunks(text, { model = "double-model", pieces = 3 } = {}) {
+  const parts = split(text, pieces);
+  const chunks = parts.map((part, i) =>
+    envelope(model, [choice(i === 0 ? { role: "assistant", content: part, tool_calls: null } : { content: part, tool_calls: null })]),
+  );
+  chunks.push(envelope(model, [choice({}, "stop")]));
+  chunks.push(usageChunk(model, parts.length));
+  return chunks;
+}
+
+/** Tool calls: id/name on each call's first fragment only, arguments in `fragments` pieces. */
+export function toolCallChunks(calls, { model = "double-model", fragments = 3 } = {}) {
+  const chunks = [envelope(model, [choice({ role: "assistant", content: null })])];
+  calls.forEach((call, index) => {
+    chunks.push(
+      envelope(model, [
+        choice({
+          tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
+        }),
+      ]),
+    );
+    const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments ?? {});
+    for (const part of split(args, fragments)) {
+      chunks.push(
+        envelope(model, [choice({ tool_calls: [{ index, id: null, type: null, function: { name: null, arguments: part } }] })]),
+      );
+    }
+  });
+  chunks.push(envelope(model, [choice({}, "tool_calls")]));
+  chunks.push(usageChunk(model, calls.length));
+  return chunks;
+}
+
+/** A mid-stream error chunk, as OpenAI-compatible servers send it. */
+export function errorChunk(message, type = "server_error") {
+  return { error: { message, type, code: null } };
+}
