@@ -42,6 +42,7 @@ before(async () => {
         STRIPE_WEBHOOK_SECRETS: "whsec_smoke",
         BASEHUB_WEBHOOK_SECRET: "bshb_workflow_smoke:smoke",
         BASEHUB_SVIX_SECRET: "whsec_c21va2U=",
+        LLM_BASE_URLS: "http://127.0.0.1:9",
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB: stack.postgresUrl,
       },
       stdio: ["ignore", "pipe", "pipe"],
