@@ -86,7 +86,7 @@ pg_start() { # data dir, port
     rm -f "$pwfile"
   fi
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$PG_DATA/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
     start >/dev/null
   pg_psql "$port" postgres -tAc "select 1 from pg_database where datname = '$PG_DATABASE'" | grep -q 1 \
     || pg_psql "$port" postgres -c "create database $PG_DATABASE" >/dev/null

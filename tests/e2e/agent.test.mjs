@@ -27,7 +27,7 @@ let script = () => say("Hello from SBA.");
 before(async () => {
   llm = await startLlmDouble((body, i) => script(body, i));
   const dead = `http://127.0.0.1:${await unusedPort()}`;
-  const llmBindings = { LLM_BASE_URLS: `${dead},${llm.url}`, LLM_MODEL: "scripted", LLM_FIRST_TOKEN_TIMEOUT_MS: "3000" };
+  const llmBindings = { LLM_BASE_URLS: `${dead},${llm.url}`, LLM_MODEL: "scripted", LLM_FIRST_TOKEN_TIMEOUT_MS: "3000", SSE_HEARTBEAT_MS: "300" };
   bundle = await startBundle({
     overrides: {
       agent: { bindings: llmBindings },
@@ -188,6 +188,27 @@ describe("streams that survive the edge", () => {
     const deadline = Date.now() + 5000;
     while (llm.aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(llm.aborted > abortedBefore, "the upstream request was closed");
+  });
+
+  test("`: ping` heartbeats flow while the model is silent; aborting then stops the upstream request", async () => {
+    script = () => {
+      const chunks = textChunks("first words then a long silence", { pieces: 2 });
+      return { chunks: [chunks[0], { delayMs: 20_000 }, ...chunks.slice(1)] };
+    };
+    const abortedBefore = llm.aborted;
+    const controller = new AbortController();
+    const res = await rawRun(uid("t"), uid("run"), uid("thread"), controller.signal);
+    const reader = res.body.getReader();
+    let seen = "";
+    const started = Date.now();
+    while ((seen.match(/^: ping$/gm) ?? []).length < 3 && Date.now() - started < 5000) {
+      seen += new TextDecoder().decode((await reader.read()).value);
+    }
+    assert.ok((seen.match(/^: ping$/gm) ?? []).length >= 3, "heartbeats arrive every 300 ms during the silence");
+    controller.abort();
+    const deadline = Date.now() + 5000;
+    while (llm.aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(llm.aborted > abortedBefore, "the silent upstream request was closed after the client left");
   });
 
   test("all providers down → RUN_ERROR with a clear code", async () => {

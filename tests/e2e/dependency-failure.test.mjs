@@ -16,6 +16,7 @@ before(async () => {
         bindings: { REDIS_REST_URL: `http://127.0.0.1:${dead}` },
       },
       webhooks: { bindings: { REDIS_REST_TOKEN: "wrong-token" } },
+      agent: { bindings: { OUTBOUND_ALLOWLIST: "api.example.com", LLM_BASE_URLS: "http://127.0.0.1:9" } },
     },
   });
 });
@@ -23,7 +24,10 @@ after(async () => {
   await bundle?.dispose();
 });
 
-test("Postgres and Redis unreachable → 503 naming both, with Retry-After", async () => {
+// Miniflare keys its Hyperdrive proxy by binding name, so a per-function override changes the
+// credentials but not host and port: this Postgres failure is a refused login (the outage of
+// an unreachable server is tests/e2e/kb-outage.test.mjs, through a TCP proxy).
+test("Postgres refusing the login and Redis unreachable → 503 naming both, with Retry-After", async () => {
   const res = await bundle.fetch("/kb/readyz");
   assert.equal(res.status, 503);
   assert.ok(Number(res.headers.get("retry-after")) > 0);
@@ -47,7 +51,24 @@ test("a wrong Redis token is reported as a refused call, Postgres still fine", a
 test("the runtime survives failed and successful connections in turn", async () => {
   for (let i = 0; i < 3; i++) {
     assert.equal((await bundle.fetch("/kb/readyz")).status, 503);
-    assert.equal((await bundle.fetch("/agent/readyz")).status, 200);
+    assert.equal((await bundle.fetch("/ratelimited-agent/readyz")).status, 200);
   }
   assert.equal((await bundle.fetch("/kb/healthz")).status, 200);
+});
+
+test("an endpoint not on OUTBOUND_ALLOWLIST is never called: readiness and runs say why", async () => {
+  const ready = await (await bundle.fetch("/agent/readyz")).json();
+  assert.equal(ready.checks.redis.ok, false);
+  assert.match(ready.checks.redis.reason, /OUTBOUND_ALLOWLIST/);
+  const { tenantToken } = await import("../support/jwt.mjs");
+  const { E2E_JWT_SECRET } = await import("../support/bundle.mjs");
+  const res = await bundle.fetch("/agent/run", {
+    method: "POST",
+    headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, "t-outbound")}`, "content-type": "application/json" },
+    body: JSON.stringify({ threadId: "th", runId: "run-outbound", messages: [], tools: [], context: [] }),
+  });
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.error.code, "outbound_not_allowed");
+  assert.match(body.error.message, /127\.0\.0\.1/);
 });

@@ -45,6 +45,7 @@ for (const [name, mount] of Object.entries(MOUNTS)) {
     assertSecurityHeaders(res);
     const requestId = res.headers.get("x-request-id");
     assert.match(requestId, UUID);
+    assert.match(res.headers.get("server-timing"), /(^|, )total;dur=\d+(\.\d+)?$/);
     const body = await res.json();
     assert.equal(body.function, name);
     assert.equal(body.status, "ok");

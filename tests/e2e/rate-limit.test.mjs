@@ -49,6 +49,7 @@ test("within the limit: 200 with RateLimit headers; over it: 429 with Retry-Afte
     assert.equal(res.headers.get("x-ratelimit-remaining"), String(5 - i));
     assert.match(res.headers.get("ratelimit-policy"), /"tenant";q=5;w=60/);
     assert.match(res.headers.get("ratelimit"), /"tenant";r=\d+;t=\d+/);
+    assert.match(res.headers.get("server-timing"), /limit;dur=\d/);
   }
   const res = await hit(five, tenant);
   assert.equal(res.status, 429);

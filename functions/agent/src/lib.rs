@@ -2,7 +2,7 @@
 //!
 //! The Worker is only wiring: the route table below hands each route to `sba-agent`.
 
-use sba_agent::{handle_resume, handle_run, RunHooks};
+use sba_agent::{handle_resume, handle_run, read_input, RunHooks};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -13,7 +13,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     serve(&SERVICE, req, env, |call| route(call, ctx)).await
 }
 
-async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
+async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
     let path = call.path.clone();
     match path.segments().as_slice() {
         ["healthz"] => {
@@ -27,7 +27,8 @@ async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
         ["run"] => {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
-            handle_run(call, ctx, tenant, Vec::new(), RunHooks::default()).await
+            let input = read_input(&mut call).await?;
+            handle_run(call, ctx, tenant, input, Vec::new(), RunHooks::default()).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

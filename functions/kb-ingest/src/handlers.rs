@@ -100,7 +100,9 @@ pub async fn search(call: Call) -> Result<Response, ApiError> {
             "q" => query = Some(value.trim().to_owned()),
             "limit" => match value.parse::<i64>() {
                 Ok(n) if (1..=SEARCH_MAX_LIMIT).contains(&n) => limit = n,
-                _ => issues.push(issue("limit", "too_big", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
+                Ok(n) if n < 1 => issues.push(issue("limit", "too_small", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
+                Ok(_) => issues.push(issue("limit", "too_big", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
+                Err(_) => issues.push(issue("limit", "invalid_type", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
             },
             _ => {}
         }
@@ -134,7 +136,10 @@ where
     F: for<'t, 'c> FnOnce(&'t sba_pg::tokio_postgres::Transaction<'c>) -> futures_util::future::LocalBoxFuture<'t, Result<Answer, ApiError>>
         + 'static,
 {
-    tenant_tx::run(&call.env, tenant, None, work).await
+    let started = js_sys::Date::now();
+    let answer = tenant_tx::run(&call.env, tenant, None, work).await;
+    call.ctx.record_timing("db", js_sys::Date::now() - started);
+    answer
 }
 
 fn reply((status, body): Answer) -> Result<Response, ApiError> {

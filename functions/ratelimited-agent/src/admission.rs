@@ -16,7 +16,7 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'sta
     let ip = call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned());
     let tenant_id = tenant.tenant_id.clone();
     let now_ms = js_sys::Date::now() as u64;
-    sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
+    let result = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
         let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
         let plan = cached_plan(&redis, &tx, &tenant_id).await.map_err(PgError::from)?;
         let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
@@ -31,5 +31,7 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'sta
         tx.commit().await.map_err(PgError::from)?;
         Ok(headers)
     })
-    .await
+    .await;
+    call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
+    result
 }

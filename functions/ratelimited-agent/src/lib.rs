@@ -6,7 +6,7 @@
 
 mod admission;
 
-use sba_agent::{handle_resume, handle_run, RunHooks};
+use sba_agent::{handle_resume, handle_run, read_input, RunHooks};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -17,7 +17,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     serve(&SERVICE, req, env, |call| route(call, ctx)).await
 }
 
-async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
+async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
     let path = call.path.clone();
     match path.segments().as_slice() {
         ["healthz"] => {
@@ -31,8 +31,10 @@ async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
         ["run"] => {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
+            // A malformed request is refused before it costs a limit unit or a quota run.
+            let input = read_input(&mut call).await?;
             let limit_headers = admission::admit_run(&call, &tenant).await?;
-            handle_run(call, ctx, tenant, limit_headers, RunHooks { record_tokens: true }).await
+            handle_run(call, ctx, tenant, input, limit_headers, RunHooks { record_tokens: true }).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

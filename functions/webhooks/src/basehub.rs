@@ -19,6 +19,7 @@ const DB_TIMEOUT: Duration = Duration::from_secs(8);
 pub async fn handle(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
     let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let event_id = verify(&call, &body)?;
+    crate::refuse_nul(&body)?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a BaseHub event envelope").with_cause(e))?;
     let tenant = setting(&call.env, "BASEHUB_TENANT_ID")?;
@@ -124,16 +125,14 @@ async fn forget(call: &Call, event_id: &str) {
 /// and only when its host is on the outbound allowlist.
 fn revalidate_later(call: &Call, ctx: &Context, tenant: &str, block_ids: &[String]) {
     let Ok(url) = setting(&call.env, "BASEHUB_REVALIDATE_URL") else { return };
-    let allowlist = setting(&call.env, "OUTBOUND_ALLOWLIST").unwrap_or_default();
-    let Ok(parsed) = url.parse::<worker::Url>() else {
-        warn(call, "BASEHUB_REVALIDATE_URL is not a URL", "");
-        return;
-    };
-    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-    if !allowlist.split([',', ' ']).any(|h| !h.is_empty() && h.eq_ignore_ascii_case(&host)) {
-        warn(call, "revalidate host not on OUTBOUND_ALLOWLIST", &host);
+    if url.is_empty() {
         return;
     }
+    if let Err(refused) = sba_config::outbound_url(&call.env, &url) {
+        warn(call, "revalidate URL refused", &refused.message);
+        return;
+    }
+    let Ok(parsed) = url.parse::<worker::Url>() else { return };
     let body = json!({ "tenant": tenant, "blockIds": block_ids }).to_string();
     let request_id = call.ctx.request_id.as_str().to_owned();
     let traceparent = call.ctx.trace.traceparent();

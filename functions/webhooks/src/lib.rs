@@ -45,6 +45,15 @@ pub(crate) fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
+/// PostgreSQL text and jsonb cannot hold NUL; a (signed) event that carries one is refused as
+/// malformed instead of failing in the database. JSON can only spell NUL as `\u0000`.
+pub(crate) fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::bad_request("invalid_event", "the event contains NUL characters"));
+    }
+    Ok(())
+}
+
 pub(crate) fn header(call: &Call, name: &str) -> Option<String> {
     call.req.headers().get(name).ok().flatten()
 }

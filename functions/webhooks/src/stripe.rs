@@ -22,6 +22,7 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     sba_webhook_verify::verify_stripe(&body, &signature, &secret_refs, TOLERANCE_SECS, now_secs())?;
+    crate::refuse_nul(&body)?;
     let event: Event = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a Stripe event object").with_cause(e))?;
 

@@ -30,6 +30,10 @@ pub fn providers(env: &Env) -> Result<Vec<Provider>, ApiError> {
             first_token_timeout: Duration::from_millis(first_token),
         })
         .collect();
+    // Every provider must pass the outbound allowlist; a refused one is a configuration error.
+    for provider in &providers {
+        sba_config::outbound_url(env, &provider.base_url)?;
+    }
     if providers.is_empty() {
         return Err(ApiError::unavailable("not_configured", "LLM_BASE_URLS is empty", 30));
     }

@@ -19,4 +19,4 @@ mod resume;
 mod run;
 
 pub use resume::handle_resume;
-pub use run::{handle_run, RunHooks};
+pub use run::{handle_run, read_input, RunHooks};

@@ -9,7 +9,7 @@ use sba_agui::RunLog;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use std::time::Duration;
-use worker::{Delay, Response};
+use worker::Response;
 
 const POLL: Duration = Duration::from_millis(250);
 const FOLLOW_LIMIT: u32 = 4 * 60 * 10; // ten minutes of polling at most
@@ -23,7 +23,7 @@ pub async fn handle_resume(call: Call, tenant: TenantContext, run_id: &str) -> R
             _ => return Err(ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be <runId>:<seq> of this run")),
         },
     };
-    let redis = sba_config::redis(&call.env)?;
+    let redis = sba_config::redis(&call.env)?.with_timeout(Duration::from_secs(2));
     let log = RunLog::new(redis, &tenant.tenant_id, run_id);
     // A run this tenant never started is a 404 (RLS-like: no existence leak across tenants).
     match log.read_after(Some(0)).await {
@@ -42,7 +42,7 @@ pub(crate) fn replay_stream(log: RunLog, after: Option<u64>) -> impl Stream<Item
             return None;
         }
         if polls > 0 {
-            Delay::from(POLL).await;
+            sba_http::sleep(POLL).await;
         }
         let frames = log.read_after(Some(sent)).await.unwrap_or_default();
         let terminal = frames.iter().any(|f| f.contains("\"type\":\"RUN_FINISHED\"") || f.contains("\"type\":\"RUN_ERROR\""));

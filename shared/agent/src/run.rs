@@ -16,9 +16,10 @@ use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::PgError;
 use std::time::Duration;
-use worker::{Context, Delay, Response};
+use worker::{Context, Response};
 
 const BODY_LIMIT: usize = 1024 * 1024;
+/// `: ping` after this much silence keeps proxies from cutting the stream (`SSE_HEARTBEAT_MS`).
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// What the caller wants done around a run.
@@ -28,16 +29,22 @@ pub struct RunHooks {
     pub record_tokens: bool,
 }
 
+/// The validated `RunAgentInput` of a run request (400/413/415/422 before anything else).
+pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
+    sba_extract::json(call, BODY_LIMIT).await
+}
+
 pub async fn handle_run(
-    mut call: Call,
+    call: Call,
     ctx: Context,
     tenant: TenantContext,
+    input: RunAgentInput,
     extra_headers: Vec<(&'static str, String)>,
     hooks: RunHooks,
 ) -> Result<Response, ApiError> {
-    let input: RunAgentInput = sba_extract::json(&mut call, BODY_LIMIT).await?;
     let providers = crate::config::providers(&call.env)?;
-    let redis = sba_config::redis(&call.env)?;
+    // The run log is on the critical path of a run: allow it more than a limiter decision.
+    let redis = sba_config::redis(&call.env)?.with_timeout(Duration::from_secs(2));
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
     match log.claim(&input.thread_id).await {
         Ok(Claim::Fresh) => {}
@@ -92,8 +99,12 @@ pub async fn handle_run(
     };
     // The body: events as the run produces them, heartbeats while it is quiet, and the run
     // itself polled as part of the stream (dropping the body drops the run).
-    let pings = stream::unfold((), |()| async {
-        Delay::from(HEARTBEAT).await;
+    let heartbeat = sba_config::setting(&call.env, "SSE_HEARTBEAT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(HEARTBEAT, Duration::from_millis);
+    let pings = stream::unfold((), move |()| async move {
+        sba_http::sleep(heartbeat).await;
         Some((sba_agui::sse::PING.to_owned(), ()))
     })
     .take_until(done_rx);

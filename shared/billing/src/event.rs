@@ -66,7 +66,7 @@ impl Subscription {
     pub fn period(&self) -> (Option<i64>, Option<i64>) {
         let start = self.items.data.iter().filter_map(|i| i.current_period_start).min().or(self.current_period_start);
         let end = self.items.data.iter().filter_map(|i| i.current_period_end).max().or(self.current_period_end);
-        (start, end)
+        (start.filter(|t| plausible(*t)), end.filter(|t| plausible(*t)))
     }
 }
 
@@ -97,6 +97,11 @@ pub struct LinePeriod {
     pub end: i64,
 }
 
+/// Epoch seconds Postgres can store as a timestamp and Stripe could mean (1970 to 9999).
+pub fn plausible(epoch_secs: i64) -> bool {
+    (0..=253_402_300_799).contains(&epoch_secs)
+}
+
 impl Invoice {
     /// The service period the invoice paid for: its subscription line's period (the invoice's
     /// own period_start/end describe the previous period for subscription invoices).
@@ -106,9 +111,10 @@ impl Invoice {
             .iter()
             .filter_map(|l| l.period.as_ref())
             .map(|p| (p.start, p.end))
+            .filter(|(s, e)| plausible(*s) && plausible(*e))
             .max_by_key(|(_, end)| *end)
             .or(match (self.period_start, self.period_end) {
-                (Some(s), Some(e)) if e > s => Some((s, e)),
+                (Some(s), Some(e)) if e > s && plausible(s) && plausible(e) => Some((s, e)),
                 _ => None,
             })
     }

@@ -1,6 +1,8 @@
 //! The names under which every function finds its dependencies, in one place: the Hyperdrive
 //! binding `DB` and the secrets `REDIS_REST_URL` and `REDIS_REST_TOKEN`. Functions ask
-//! this crate for typed clients instead of reading `env` by string.
+//! this crate for typed clients instead of reading `env` by string, and every outbound URL
+//! (Redis REST, LLM providers, JWKS, revalidate) passes `outbound_url` — the allowlist in
+//! `OUTBOUND_ALLOWLIST` — before any client is built for it.
 //!
 //! Not for: the clients themselves (`sba-redis`, `sba-pg`).
 
@@ -17,7 +19,19 @@ pub const REDIS_TOKEN: &str = "REDIS_REST_TOKEN";
 /// The Redis REST client, or a 503 naming what is missing (a deploy without the secret
 /// should say so, not crash).
 pub fn redis(env: &Env) -> Result<RedisRest, ApiError> {
-    Ok(RedisRest::new(setting(env, REDIS_URL)?, setting(env, REDIS_TOKEN)?))
+    let url = outbound_url(env, &setting(env, REDIS_URL)?)?;
+    Ok(RedisRest::new(url, setting(env, REDIS_TOKEN)?))
+}
+
+pub const OUTBOUND_ALLOWLIST: &str = "OUTBOUND_ALLOWLIST";
+
+/// `url`, if the allowlist lets this Worker call it; else a 503 naming the refused host
+/// (our configuration is wrong, not the caller's request).
+pub fn outbound_url(env: &Env, url: &str) -> Result<String, ApiError> {
+    let list = sba_outbound::Allowlist::parse(&setting(env, OUTBOUND_ALLOWLIST).unwrap_or_default());
+    list.check(url)
+        .map(|()| url.to_owned())
+        .map_err(|refused| ApiError::unavailable("outbound_not_allowed", refused.to_string(), 30))
 }
 
 /// A string setting, whether bound as a secret or as a plain var (the runtime does not care;

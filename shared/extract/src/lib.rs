@@ -44,6 +44,9 @@ pub async fn json_bytes(call: &mut Call, limit: usize) -> Result<Vec<u8>, ApiErr
 /// recorded on the request context for the log line.
 pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {
     let config = AuthConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
+    if let Some(jwks) = &config.jwks_url {
+        sba_config::outbound_url(&call.env, jwks)?;
+    }
     let authorization = header(call, "authorization");
     let asserted = header(call, "x-tenant-id");
     let now_secs = (js_sys::Date::now() / 1000.0) as u64;

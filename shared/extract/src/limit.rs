@@ -56,6 +56,7 @@ pub async fn rate_limit(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'st
     let identifiers = [format!("tenant:{}", tenant.tenant_id), format!("ip:{ip}")];
     let now_ms = js_sys::Date::now() as u64;
     let decision = limiter.check(&identifiers, 1, now_ms).await;
+    call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
     let headers = limiter.headers(&decision, now_ms);
     verdict(decision, headers, now_ms)
 }

@@ -12,11 +12,12 @@ pub struct RequestContext {
     pub trace: TraceContext,
     route: RefCell<&'static str>,
     tenant: RefCell<Option<String>>,
+    timings: RefCell<Vec<(&'static str, f64)>>,
 }
 
 impl RequestContext {
     pub fn new(request_id: RequestId, trace: TraceContext) -> Self {
-        Self { request_id, trace, route: RefCell::new("unmatched"), tenant: RefCell::new(None) }
+        Self { request_id, trace, route: RefCell::new("unmatched"), tenant: RefCell::new(None), timings: RefCell::new(Vec::new()) }
     }
 
     pub fn route(&self) -> &'static str {
@@ -25,6 +26,16 @@ impl RequestContext {
 
     pub fn tenant(&self) -> Option<String> {
         self.tenant.borrow().clone()
+    }
+
+    /// Adds a `Server-Timing` metric (e.g. `limit`, `db`) for this response.
+    pub fn record_timing(&self, name: &'static str, millis: f64) {
+        self.timings.borrow_mut().push((name, millis));
+    }
+
+    /// `name;dur=ms` entries recorded so far.
+    pub fn timings(&self) -> Vec<(&'static str, f64)> {
+        self.timings.borrow().clone()
     }
 
     /// Called by the tenant-context extractor once the token is verified.
@@ -48,7 +59,11 @@ impl Call {
     pub fn route(&self, pattern: &'static str, allowed: &[Method]) -> Result<(), ApiError> {
         *self.ctx.route.borrow_mut() = pattern;
         let method = self.req.method();
-        if allowed.contains(&method) || (method == Method::Head && allowed.contains(&Method::Get)) {
+        // worker 0.8 maps methods it does not know (QUERY, PROPFIND …) to GET: compare the
+        // method as sent, so those get a 405 instead of being served as a GET.
+        let sent = self.req.inner().method().to_ascii_uppercase();
+        let known = sent == method.as_ref();
+        if known && (allowed.contains(&method) || (method == Method::Head && allowed.contains(&Method::Get))) {
             return Ok(());
         }
         let mut names: Vec<&str> = allowed.iter().map(|m| m.as_ref()).collect();

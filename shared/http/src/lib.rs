@@ -13,6 +13,7 @@ mod reply;
 pub mod security;
 mod serve;
 mod service;
+mod sleep;
 
 pub use body::read_limited;
 pub use call::{Call, RequestContext};
@@ -21,3 +22,4 @@ pub use reply::{json, with_headers};
 pub use sba_errors::ApiError;
 pub use serve::serve;
 pub use service::{RoutePath, Service};
+pub use sleep::sleep;

@@ -31,12 +31,13 @@ where
         Ok(response) => (response, None),
         Err(error) => (error_response(&error, ctx.request_id.as_str()), Some(error)),
     };
-    if let Err(e) = decorate(&mut response, &ctx) {
+    let total_ms = (js_sys::Date::now() - started_ms).max(0.0);
+    if let Err(e) = decorate(&mut response, &ctx, total_ms) {
         // Only happens if the handler returned a response with immutable headers (a proxied
         // fetch); answer a clean error rather than an undecorated response.
         let error = ApiError::internal(format!("cannot set response headers: {e}"));
         response = error_response(&error, ctx.request_id.as_str());
-        let _ = decorate(&mut response, &ctx);
+        let _ = decorate(&mut response, &ctx, total_ms);
     }
 
     let status = response.status_code();
@@ -71,9 +72,14 @@ fn error_response(error: &ApiError, request_id: &str) -> Response {
     response
 }
 
-fn decorate(response: &mut Response, ctx: &RequestContext) -> worker::Result<()> {
+fn decorate(response: &mut Response, ctx: &RequestContext, total_ms: f64) -> worker::Result<()> {
     let headers = response.headers_mut();
     security::apply(headers)?;
+    // Where the time went, for browsers' devtools and for us (W3C Server Timing). For a
+    // stream, `total` is the time to the first byte.
+    let mut timing: Vec<String> = ctx.timings().iter().map(|(name, ms)| format!("{name};dur={ms:.1}")).collect();
+    timing.push(format!("total;dur={total_ms:.1}"));
+    headers.set("Server-Timing", &timing.join(", "))?;
     headers.set("X-Request-Id", ctx.request_id.as_str())?;
     // W3C Trace Context Level 2: tell the caller which span served it.
     headers.set("traceresponse", &ctx.trace.traceparent())?;

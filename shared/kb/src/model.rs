@@ -40,7 +40,7 @@ pub struct NewDocument {
 pub struct Source {
     #[validate(length(min = 1, max = 64), custom(function = no_control_chars))]
     pub kind: String,
-    #[validate(url, length(max = 2048))]
+    #[validate(url, length(max = 2048), custom(function = no_control_chars))]
     pub url: Option<String>,
 }
 

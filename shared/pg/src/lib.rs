@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config};
 use worker::postgres_tls::PassthroughTls;
 use sba_errors::ApiError;
-use worker::{Delay, Env, SecureTransport, Socket};
+use worker::{Env, SecureTransport, Socket};
 
 pub use tokio_postgres;
 
@@ -80,7 +80,8 @@ where
         closed.map_err(PgError::Query)?;
         Ok(value)
     };
-    let deadline = Delay::from(timeout);
+    // Not worker::Delay: it wakes a stale task when this runs inside a streamed body.
+    let deadline = Box::pin(sba_http::sleep(timeout));
     futures_util::pin_mut!(session);
     match future::select(session, deadline).await {
         Either::Left((result, _)) => result,

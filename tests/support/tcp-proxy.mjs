@@ -1,0 +1,146 @@
+// A loopback TCP proxy that can be switched off and on, for outage tests: it sits between a
+// Worker's Hyperdrive binding and the real Postgres, so one suite can "stop the database"
+// without touching the stack every other suite shares.
+//
+//   const proxy = await tcpProxy({ host: "127.0.0.1", port: 5432 });
+//   proxy.url("postgres://u:p@127.0.0.1:5432/db")   // the same URL, through the proxy
+//   proxy.down()        // destroys every live connection; new ones are closed on arrival
+//   proxy.up()
+//   proxy.cutAfter(n)   // goes down once n more bytes have flowed client → server
+//   proxy.cutOnReply(b) // goes down when the server sends bytes `b` (which never arrive)
+//   proxy.stats         // { accepted, closedOnArrival, cuts, bytesUp, bytesDown }
+
+import net from "node:net";
+
+export async function tcpProxy({ host = "127.0.0.1", port }) {
+  const live = new Set();
+  let isUp = true;
+  // At most one armed cut: { counter: "bytesUp" | "bytesDown", at?, pattern?, tail, resolve }.
+  let trigger = null;
+  const stats = { accepted: 0, closedOnArrival: 0, cuts: 0, bytesUp: 0, bytesDown: 0 };
+
+  const kill = (socket) => {
+    // Nothing more is forwarded; the peer sees the connection drop.
+    socket.removeAllListeners("data");
+    socket.on("error", () => {});
+    socket.destroy();
+  };
+
+  const goDown = () => {
+    isUp = false;
+    for (const { client, upstream } of live) {
+      kill(upstream);
+      kill(client);
+    }
+    live.clear();
+  };
+
+  const server = net.createServer((client) => {
+    stats.accepted += 1;
+    client.on("error", () => {});
+    if (!isUp) {
+      stats.closedOnArrival += 1;
+      client.resume(); // read and discard, so closing sends FIN, not RST
+      client.end();
+      client.once("close", () => client.destroy());
+      return;
+    }
+    const upstream = net.connect({ host, port, noDelay: true });
+    client.setNoDelay(true);
+    upstream.on("error", () => {});
+    const pair = { client, upstream };
+    live.add(pair);
+    const forward = (from, to, counter) => {
+      from.on("data", (data) => {
+        stats[counter] += data.length;
+        if (trigger?.counter === counter && fires(trigger, data)) {
+          const { resolve } = trigger;
+          trigger = null;
+          stats.cuts += 1;
+          goDown();
+          resolve();
+          return;
+        }
+        if (!to.write(data)) {
+          from.pause();
+          to.once("drain", () => from.resume());
+        }
+      });
+      from.on("end", () => to.end());
+      from.on("close", () => {
+        live.delete(pair);
+        to.destroy();
+      });
+    };
+    forward(client, upstream, "bytesUp");
+    forward(upstream, client, "bytesDown");
+  });
+  const fires = (t, data) => {
+    if (t.at !== undefined) return stats[t.counter] >= t.at;
+    const window = Buffer.concat([t.tail, data]); // the pattern may straddle two reads
+    t.tail = window.subarray(Math.max(0, window.length - t.pattern.length + 1));
+    return window.includes(t.pattern);
+  };
+  const arm = (t) =>
+    new Promise((resolve) => {
+      trigger = { ...t, tail: Buffer.alloc(0), resolve };
+    });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxyPort = server.address().port;
+
+  return {
+    port: proxyPort,
+    stats,
+    get isUp() {
+      return isUp;
+    },
+    /** `url` with its host and port replaced by the proxy's. */
+    url(target) {
+      const u = new URL(target);
+      u.hostname = "127.0.0.1";
+      u.port = String(proxyPort);
+      return u.toString();
+    },
+    /** Live proxied connections right now. */
+    get connections() {
+      return live.size;
+    },
+    down: goDown,
+    up() {
+      isUp = true;
+    },
+    /** Goes down once `bytes` more bytes have flowed client → server; resolves when it has. */
+    cutAfter(bytes) {
+      return arm({ counter: "bytesUp", at: stats.bytesUp + bytes });
+    },
+    /** Goes down when the server sends `pattern` (a Buffer), dropping the data that holds it. */
+    cutOnReply(pattern) {
+      return arm({ counter: "bytesDown", pattern });
+    },
+    async close() {
+      goDown();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * Runs `start` (e.g. `() => startBundle(…)`) with TCP_NODELAY set on every socket accepted by
+ * the servers created meanwhile: Miniflare's Hyperdrive proxies. Without it, Nagle's algorithm
+ * on the proxy's workerd-facing socket meets delayed ACKs and stalls many Postgres round
+ * trips by ~40 ms (a local-only artifact: a 20-document batch takes seconds instead of
+ * half a second).
+ */
+export async function withTcpNoDelay(start) {
+  const original = net.createServer;
+  net.createServer = (...args) => {
+    const server = original(...args);
+    server.on("connection", (socket) => socket.setNoDelay(true));
+    return server;
+  };
+  try {
+    return await start();
+  } finally {
+    net.createServer = original;
+  }
+}
