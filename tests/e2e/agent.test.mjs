@@ -10,7 +10,7 @@ import { HttpAgent } from "@ag-ui/client";
 import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
-import { startLlmDouble, textChunks, toolCallChunks } from "../support/llm-double.mjs";
+import { startLlmDouble, textChunks, toolCallChunks, anthropicTextEvents, anthropicToolEvents } from "../support/llm-double.mjs";
 
 // Script answers for the LLM double: streamed text (optionally slow), or tool calls.
 const say = (text, opts = {}) => {
@@ -209,6 +209,36 @@ describe("streams that survive the edge", () => {
     const deadline = Date.now() + 5000;
     while (llm.aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(llm.aborted > abortedBefore, "the silent upstream request was closed after the client left");
+  });
+
+  test("an Anthropic Messages provider: text and a server tool through the same run", async () => {
+    const tenant = uid("t");
+    const anthropic = await startLlmDouble((body) => {
+      const toolResult = body.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).find((b) => b.type === "tool_result");
+      if (!toolResult) return { anthropic: anthropicToolEvents([{ id: "toolu_1", name: "createTask", arguments: { title: "Call the supplier" } }]) };
+      return { anthropic: anthropicTextEvents("Task created.") };
+    });
+    const claude = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: `${anthropic.url}/anthropic`, LLM_API_KEY: "sk-ant-e2e" } } } });
+    try {
+      const agent = new HttpAgent({
+        url: `${claude.url}/agent/run`,
+        headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}` },
+        threadId: uid("thread"),
+        initialMessages: [{ id: uid("m"), role: "user", content: "Remind me to call the supplier" }],
+      });
+      const { events, types } = await runCollect(agent);
+      assert.equal(types.at(-1), "RUN_FINISHED");
+      assert.equal(events.find((e) => e.type === "TOOL_CALL_START").toolCallName, "createTask");
+      assert.ok(types.includes("STATE_SNAPSHOT"), "creating a task changes the run's state");
+      assert.equal(events.filter((e) => e.type === "TEXT_MESSAGE_CONTENT").map((e) => e.delta).join(""), "Task created.");
+      assert.ok(anthropic.paths.every((p) => p === "/anthropic/v1/messages"), anthropic.paths.join(","));
+      assert.equal(anthropic.headers[0]["x-api-key"], "sk-ant-e2e");
+      const { rows } = await db.query("select title from tasks where tenant_id = $1", [tenant]);
+      assert.deepEqual(rows, [{ title: "Call the supplier" }]);
+    } finally {
+      await claude.dispose();
+      await anthropic.close();
+    }
   });
 
   test("all providers down → RUN_ERROR with a clear code", async () => {

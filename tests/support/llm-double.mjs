@@ -6,11 +6,17 @@
 //   { hang: true }                                                accept, never answer
 //   { error: { message } }                                        an error chunk as the only frame
 // A chunk object `{ error: {...} }` inside `chunks` is an error mid-stream.
+// The Anthropic Messages dialect (served on whatever path was asked, normally /v1/messages):
+//   { anthropic: [event | {comment} | {delayMs} | {raw}], status? }  named SSE events, each
+//       `{ event, data }` or a bare payload object whose `type` names the event
+// `paths[i]` is the request path of `requests[i]`, `headers[i]` its headers.
 import http from "node:http";
 
 export async function startLlmDouble(script) {
   let current = script;
   const requests = [];
+  const paths = [];
+  const headers = [];
   const sockets = new Set();
   const state = { aborted: 0 };
 
@@ -25,6 +31,8 @@ export async function startLlmDouble(script) {
     }
     const index = requests.length;
     requests.push(body);
+    paths.push(req.url);
+    headers.push(req.headers);
     let finished = false;
     res.on("close", () => {
       if (!finished) state.aborted += 1;
@@ -39,6 +47,33 @@ export async function startLlmDouble(script) {
     answer ??= { status: 500, body: "script returned nothing" };
 
     if (answer.hang) return; // counted as aborted when the client gives up
+    if (Array.isArray(answer.anthropic)) {
+      res.writeHead(answer.status ?? 200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+      });
+      res.flushHeaders();
+      for (const item of answer.anthropic) {
+        if (res.destroyed) return;
+        if (item && typeof item.delayMs === "number" && Object.keys(item).length === 1) {
+          await new Promise((r) => setTimeout(r, item.delayMs));
+        } else if (item && typeof item.comment === "string" && Object.keys(item).length === 1) {
+          res.write(`: ${item.comment}\n\n`);
+        } else if (item && typeof item.raw === "string" && Object.keys(item).length === 1) {
+          res.write(item.raw);
+        } else {
+          const named = item && typeof item.event === "string" && "data" in item;
+          const event = named ? item.event : item?.type ?? "message";
+          const data = named ? item.data : item;
+          res.write(`event: ${event}\ndata: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+        }
+      }
+      if (res.destroyed) return;
+      finished = true;
+      res.end();
+      return;
+    }
     if (answer.chunks === undefined && answer.error === undefined) {
       res.writeHead(answer.status ?? 500, { "content-type": answer.contentType ?? "application/json" });
       finished = true;
@@ -79,6 +114,8 @@ export async function startLlmDouble(script) {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    paths,
+    headers,
     get aborted() {
       return state.aborted;
     },
@@ -162,4 +199,75 @@ export function toolCallChunks(calls, { model = "double-model", fragments = 3 } 
 /** A mid-stream error chunk, as OpenAI-compatible servers send it. */
 export function errorChunk(message, type = "server_error") {
   return { error: { message, type, code: null } };
+}
+
+// ---- Anthropic Messages streaming ----
+
+let messageCounter = 0;
+function messageStart(model, inputTokens) {
+  return {
+    type: "message_start",
+    message: {
+      id: `msg_double_${++messageCounter}`,
+      type: "message",
+      role: "assistant",
+      content: [],
+      model,
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: 1 },
+    },
+  };
+}
+
+function messageEnd(stopReason, outputTokens) {
+  return [
+    { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } },
+    { type: "message_stop" },
+  ];
+}
+
+/** `text` as one text block in several `text_delta`s, a ping, then end_turn. */
+export function anthropicTextEvents(text, { model = "double-model", pieces = 3, inputTokens = 10 } = {}) {
+  const parts = split(text, pieces);
+  return [
+    messageStart(model, inputTokens),
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    { type: "ping" },
+    ...parts.map((part) => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: part } })),
+    { type: "content_block_stop", index: 0 },
+    ...messageEnd("end_turn", parts.length),
+  ];
+}
+
+/**
+ * Tool calls as `tool_use` blocks (after an optional `text` block), the input JSON in
+ * `fragments` `input_json_delta` pieces, then stop_reason tool_use.
+ */
+export function anthropicToolEvents(calls, { model = "double-model", fragments = 3, text = null, inputTokens = 10 } = {}) {
+  const events = [messageStart(model, inputTokens)];
+  let index = 0;
+  if (text) {
+    events.push({ type: "content_block_start", index, content_block: { type: "text", text: "" } });
+    events.push({ type: "content_block_delta", index, delta: { type: "text_delta", text } });
+    events.push({ type: "content_block_stop", index });
+    index += 1;
+  }
+  for (const call of calls) {
+    events.push({ type: "content_block_start", index, content_block: { type: "tool_use", id: call.id, name: call.name, input: {} } });
+    const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments ?? {});
+    events.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: "" } });
+    for (const part of split(args, fragments)) {
+      events.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: part } });
+    }
+    events.push({ type: "content_block_stop", index });
+    index += 1;
+  }
+  events.push(...messageEnd("tool_use", calls.length));
+  return events;
+}
+
+/** An `error` event, as Anthropic sends it mid-stream. */
+export function anthropicErrorEvent(message, type = "overloaded_error") {
+  return { type: "error", error: { type, message } };
 }

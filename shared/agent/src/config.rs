@@ -1,5 +1,6 @@
 //! LLM providers from the Worker's settings: `LLM_BASE_URLS` (comma-separated, tried in
-//! order), `LLM_MODEL`, optional secret `LLM_API_KEY`, `LLM_FIRST_TOKEN_TIMEOUT_MS`.
+//! order; OpenAI-compatible, or Anthropic Messages for api.anthropic.com), `LLM_MODEL`,
+//! optional secret `LLM_API_KEY`, `LLM_FIRST_TOKEN_TIMEOUT_MS`.
 
 use sba_http::ApiError;
 use sba_llm::Provider;
@@ -28,6 +29,8 @@ pub fn providers(env: &Env) -> Result<Vec<Provider>, ApiError> {
             model: model.clone(),
             connect_timeout: Duration::from_millis(5_000),
             first_token_timeout: Duration::from_millis(first_token),
+            // api.anthropic.com (or an /anthropic path) speaks Messages; the rest OpenAI.
+            dialect: sba_llm::Dialect::from_base_url(url),
         })
         .collect();
     // Every provider must pass the outbound allowlist; a refused one is a configuration error.

@@ -1,11 +1,12 @@
 //! [`open_stream`]: try providers in order until one produces a first event, then hand the
 //! caller a [`ChatStream`] bound to that provider for the rest of the answer.
 
+use crate::anthropic::{self, AnthropicStream};
 use crate::error::{excerpt, LlmError};
 use crate::openai::{self, OpenAiStream, Step};
 use crate::sleep::sleep;
 use crate::sse::SseDecoder;
-use crate::types::{ChatRequest, Provider, StreamEvent};
+use crate::types::{ChatRequest, Dialect, Provider, StreamEvent};
 use futures_util::future::{select, Either};
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
@@ -17,7 +18,7 @@ type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Sen
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>>>>;
 
 /// Opens a streamed answer, failing over to the next provider on a connect error, a 5xx or
-/// 429, a timeout or a broken/empty body — all before the first event, which is awaited here
+/// 429 (Anthropic's 529 "overloaded" included), a timeout or a broken/empty body — all before the first event, which is awaited here
 /// (so a provider that connects but stalls fails over). A 4xx other than 429 is returned
 /// as is: our request is wrong. After the first event nothing switches provider silently:
 /// errors come out of [`ChatStream::next`].
@@ -65,7 +66,7 @@ impl std::fmt::Debug for ChatStream {
 
 async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStream, LlmError> {
     let attempt = async {
-        let mut events = EventReader::new(send(provider, request).await?);
+        let mut events = EventReader::new(send(provider, request).await?, provider.dialect);
         match events.next().await {
             Some(Ok(first)) => Ok(ChatStream {
                 provider: provider.name.clone(),
@@ -89,15 +90,35 @@ async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStre
 }
 
 async fn send(provider: &Provider, request: &ChatRequest) -> Result<ByteStream, LlmError> {
-    let body = serde_json::to_vec(&openai::request_body(provider, request))
-        .map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
+    let (url, body) = match provider.dialect {
+        Dialect::OpenAi => (
+            openai::chat_completions_url(&provider.base_url),
+            openai::request_body(provider, request),
+        ),
+        Dialect::Anthropic => (
+            anthropic::messages_url(&provider.base_url),
+            anthropic::anthropic_request_body(provider, request),
+        ),
+    };
+    let body =
+        serde_json::to_vec(&body).map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
     let mut builder = client(provider)?
-        .post(openai::chat_completions_url(&provider.base_url))
+        .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .body(body);
-    if let Some(key) = &provider.api_key {
-        builder = builder.bearer_auth(key);
+    match provider.dialect {
+        Dialect::OpenAi => {
+            if let Some(key) = &provider.api_key {
+                builder = builder.bearer_auth(key);
+            }
+        }
+        Dialect::Anthropic => {
+            builder = builder.header("anthropic-version", anthropic::ANTHROPIC_VERSION);
+            if let Some(key) = &provider.api_key {
+                builder = builder.header("x-api-key", key);
+            }
+        }
     }
     // Every failure before an answer is "could not reach": fetch in workerd does not say more.
     let response = builder
@@ -142,21 +163,50 @@ fn describe(e: reqwest::Error) -> String {
     text
 }
 
+/// One dialect's per-stream state.
+enum DialectStream {
+    OpenAi(OpenAiStream),
+    Anthropic(AnthropicStream),
+}
+
+impl DialectStream {
+    fn new(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::OpenAi => DialectStream::OpenAi(OpenAiStream::default()),
+            Dialect::Anthropic => DialectStream::Anthropic(AnthropicStream::default()),
+        }
+    }
+
+    fn on_event(&mut self, event: &str, data: &str) -> Result<Step, LlmError> {
+        match self {
+            DialectStream::OpenAi(s) => s.on_event(event, data),
+            DialectStream::Anthropic(s) => s.on_event(event, data),
+        }
+    }
+
+    fn on_eof(&mut self) -> Result<StreamEvent, LlmError> {
+        match self {
+            DialectStream::OpenAi(s) => s.on_eof(),
+            DialectStream::Anthropic(s) => s.on_eof(),
+        }
+    }
+}
+
 /// Bytes → SSE events → dialect events, one at a time.
 struct EventReader {
     body: Option<ByteStream>,
     sse: SseDecoder,
-    dialect: OpenAiStream,
+    dialect: DialectStream,
     ready: VecDeque<Result<StreamEvent, LlmError>>,
     over: bool,
 }
 
 impl EventReader {
-    fn new(body: ByteStream) -> Self {
+    fn new(body: ByteStream, dialect: Dialect) -> Self {
         EventReader {
             body: Some(body),
             sse: SseDecoder::new(),
-            dialect: OpenAiStream::default(),
+            dialect: DialectStream::new(dialect),
             ready: VecDeque::new(),
             over: false,
         }

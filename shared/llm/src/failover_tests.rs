@@ -415,3 +415,311 @@ fn futures_and_streams_are_send_natively() {
     fn stream_is_send<T: Send>() {}
     stream_is_send::<ChatStream>();
 }
+
+// ---- Anthropic Messages dialect ----
+
+use crate::types::Dialect;
+
+/// A named SSE event.
+fn named(event: &str, data: &str) -> Vec<u8> {
+    format!("event: {event}\ndata: {data}\n\n").into_bytes()
+}
+
+fn anthropic(name: &str, url: &str) -> Provider {
+    provider(name, url).with_dialect(Dialect::Anthropic)
+}
+
+fn anthropic_text_stream() -> Vec<Vec<u8>> {
+    vec![
+        named(
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"test-model","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+        ),
+        named(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        named("ping", r#"{"type": "ping"}"#),
+        named(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#,
+        ),
+        // An event split inside "ö" and across CRLF.
+        b"event: content_block_delta\r\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo w\xc3".to_vec(),
+        b"\xb6rld\"}}\r".to_vec(),
+        "\n\r\n".into(),
+        named(
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        ),
+        named(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":4}}"#,
+        ),
+        named("message_stop", r#"{"type":"message_stop"}"#),
+    ]
+}
+
+#[tokio::test]
+async fn anthropic_text_stream_headers_and_body() {
+    let (url, seen) = serve(vec![Reply::Sse(anthropic_text_stream())]).await;
+    let mut p = anthropic("claude", &url);
+    p.api_key = Some("sk-ant-secret".into());
+    let request = ChatRequest {
+        messages: vec![
+            ChatMessage::System {
+                content: "be brief".into(),
+            },
+            ChatMessage::User {
+                content: "hi".into(),
+            },
+        ],
+        ..ChatRequest::default()
+    };
+    let mut stream = open_stream(&[p], &request).await.unwrap();
+    assert_eq!(stream.provider, "claude");
+    let events: Vec<StreamEvent> = collect(&mut stream)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            StreamEvent::TextDelta("Hel".into()),
+            StreamEvent::TextDelta("lo wörld".into()),
+            StreamEvent::Finish {
+                reason: FinishReason::Stop,
+                usage: Some(Usage {
+                    prompt_tokens: 12,
+                    completion_tokens: 4
+                })
+            }
+        ]
+    );
+    let seen = seen.lock().unwrap();
+    let req = &seen.requests[0];
+    assert!(req.starts_with("POST /v1/messages HTTP/1.1"), "{req}");
+    let lower = req.to_ascii_lowercase();
+    assert!(lower.contains("x-api-key: sk-ant-secret"), "{req}");
+    assert!(lower.contains("anthropic-version: 2023-06-01"), "{req}");
+    assert!(!lower.contains("authorization:"), "{req}");
+    let body: serde_json::Value =
+        serde_json::from_str(&req[req.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "model": "test-model",
+            "max_tokens": 1024,
+            "system": "be brief",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+            "stream": true
+        })
+    );
+}
+
+#[tokio::test]
+async fn anthropic_tool_use_with_fragmented_partial_json() {
+    let pieces = vec![
+        named(
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_2","role":"assistant","content":[],"usage":{"input_tokens":40,"output_tokens":1}}}"#,
+        ),
+        named(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        named(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Looking."}}"#,
+        ),
+        named("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+        named(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01","name":"lookup","input":{}}}"#,
+        ),
+        named(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#,
+        ),
+        named(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"id\""}}"#,
+        ),
+        // One event split across two writes.
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_de".to_vec(),
+        b"lta\",\"partial_json\":\": 7}\"}}\n\n".to_vec(),
+        named("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
+        named(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_02","name":"now","input":{}}}"#,
+        ),
+        named("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
+        named(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":30}}"#,
+        ),
+        named("message_stop", r#"{"type":"message_stop"}"#),
+    ];
+    let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
+    let mut stream = open_stream(&[anthropic("a", &url)], &request())
+        .await
+        .unwrap();
+    let mut acc = ToolCallAccumulator::new();
+    let mut starts = Vec::new();
+    let mut text = String::new();
+    let mut last = None;
+    while let Some(item) = stream.next().await {
+        let event = item.unwrap();
+        if let StreamEvent::TextDelta(t) = &event {
+            text.push_str(t);
+        }
+        if let Some(progress) = acc.push_event(&event) {
+            starts.extend(progress.start.map(|s| (s.index, s.id, s.name)));
+        }
+        last = Some(event);
+    }
+    assert_eq!(text, "Looking.");
+    assert_eq!(
+        starts,
+        vec![
+            (1, "toolu_01".to_owned(), "lookup".to_owned()),
+            (2, "toolu_02".to_owned(), "now".to_owned())
+        ]
+    );
+    assert_eq!(
+        last,
+        Some(StreamEvent::Finish {
+            reason: FinishReason::ToolCalls,
+            usage: Some(Usage {
+                prompt_tokens: 40,
+                completion_tokens: 30
+            })
+        })
+    );
+    assert_eq!(
+        acc.into_calls(),
+        vec![
+            ToolCall {
+                id: "toolu_01".into(),
+                name: "lookup".into(),
+                arguments: "{\"id\": 7}".into()
+            },
+            ToolCall {
+                id: "toolu_02".into(),
+                name: "now".into(),
+                arguments: "{}".into()
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn anthropic_error_event_comes_out_of_next() {
+    let pieces = vec![
+        named(
+            "message_start",
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
+        ),
+        named(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        named(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        ),
+        named(
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        ),
+    ];
+    let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
+    let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
+    let mut stream = open_stream(&[anthropic("a", &url), provider("good", &good)], &request())
+        .await
+        .unwrap();
+    assert_eq!(stream.provider, "a");
+    assert_eq!(
+        collect(&mut stream).await,
+        vec![
+            Ok(StreamEvent::TextDelta("Hi".into())),
+            Err(LlmError::MidStream {
+                message: "Overloaded".into()
+            })
+        ]
+    );
+    assert!(seen_good.lock().unwrap().requests.is_empty());
+}
+
+#[tokio::test]
+async fn anthropic_cut_short_is_truncated() {
+    let pieces = vec![named(
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+    )];
+    let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
+    let mut stream = open_stream(&[anthropic("a", &url)], &request())
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(&mut stream).await,
+        vec![
+            Ok(StreamEvent::TextDelta("Hi".into())),
+            Err(LlmError::Truncated)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn anthropic_529_and_pings_fail_over_to_an_openai_provider() {
+    let (overloaded, seen_overloaded) = serve(vec![Reply::Status(
+        529,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#.into(),
+    )])
+    .await;
+    // Headers, message_start and pings, but no first token.
+    let (pinging, _) = serve(vec![Reply::SseThenWait(vec![
+        named(
+            "message_start",
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
+        ),
+        named("ping", r#"{"type":"ping"}"#),
+    ])])
+    .await;
+    let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
+    let providers = [
+        anthropic("claude", &overloaded),
+        anthropic("claude-stalled", &pinging),
+        provider("openai", &good),
+    ];
+    let mut stream = open_stream(&providers, &request()).await.unwrap();
+    assert_eq!(stream.provider, "openai");
+    assert!(matches!(stream.next().await, Some(Ok(StreamEvent::TextDelta(t))) if t == "Hel"));
+    assert!(seen_overloaded.lock().unwrap().requests[0].starts_with("POST /v1/messages "));
+    assert!(seen_good.lock().unwrap().requests[0].starts_with("POST /v1/chat/completions "));
+
+    // All Anthropic providers down: the 529 is reported.
+    let err = open_stream(&[anthropic("claude", &overloaded)], &request())
+        .await
+        .unwrap_err();
+    let LlmError::AllProvidersFailed { attempts } = err else {
+        panic!("{err:?}")
+    };
+    assert!(attempts[0].1.contains("529") && attempts[0].1.contains("Overloaded"));
+}
+
+#[tokio::test]
+async fn anthropic_bad_request_does_not_fail_over() {
+    let (bad, _) = serve(vec![Reply::Status(
+        400,
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#.into(),
+    )])
+    .await;
+    let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
+    let err = open_stream(&[anthropic("a", &bad), provider("good", &good)], &request())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::Http { status: 400, .. }), "{err:?}");
+    assert!(seen_good.lock().unwrap().requests.is_empty());
+}

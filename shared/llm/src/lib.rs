@@ -3,10 +3,11 @@
 //! ordered list of [`Provider`]s. Built on `reqwest`, so the same code runs in workerd (the
 //! runtime's fetch) and natively in tests.
 //!
-//! What it does: speaks the OpenAI-compatible chat-completions streaming dialect
+//! What it does: speaks two streaming dialects, chosen per provider by [`Dialect`]: the
+//! OpenAI-compatible chat completions and Anthropic Messages
 //! (`../shared/reference/agui-and-llm.md`); parses SSE over arbitrary byte chunks; folds
 //! tool-call fragments by index ([`ToolCallAccumulator`]); fails over to the next provider on a
-//! connect error, 5xx, 429 or a missing first token, but never once an answer has started.
+//! connect error, 5xx (Anthropic's 529 included), 429 or a missing first token, but never once an answer has started.
 //! Errors are values ([`LlmError`]), nothing panics on any input, the clock is never read
 //! (timeouts are timers), and API keys never reach `Debug`, errors or logs.
 //!
@@ -14,6 +15,7 @@
 //! token counting, prompt building or running tools.
 
 mod accumulator;
+mod anthropic;
 mod error;
 mod failover;
 mod openai;
@@ -22,10 +24,12 @@ mod sse;
 mod types;
 
 pub use accumulator::{ToolCallAccumulator, ToolCallProgress, ToolCallStart};
+pub use anthropic::{anthropic_request_body, messages_url, ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS};
 pub use error::LlmError;
 pub use failover::{open_stream, ChatStream};
 pub use openai::{chat_completions_url, request_body};
 pub use sse::{SseDecoder, SseEvent};
 pub use types::{
-    ChatMessage, ChatRequest, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec, Usage,
+    ChatMessage, ChatRequest, Dialect, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec,
+    Usage,
 };

@@ -4,14 +4,56 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
-/// One upstream: an OpenAI-compatible server and the model to ask for.
+/// The wire protocol a [`Provider`] speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// OpenAI-compatible chat completions: `POST {base}/v1/chat/completions`, `Authorization:
+    /// Bearer …`, `data: {chunk}` … `data: [DONE]`.
+    #[default]
+    OpenAi,
+    /// Anthropic Messages: `POST {base}/v1/messages`, `x-api-key` and `anthropic-version`,
+    /// named SSE events (`message_start` … `message_stop`).
+    Anthropic,
+}
+
+impl Dialect {
+    /// A guess from the base URL: host `api.anthropic.com` (or any `*.anthropic.com`), or a
+    /// path segment containing `anthropic` (a gateway's `…/anthropic/…` route), is
+    /// [`Dialect::Anthropic`]; everything else is [`Dialect::OpenAi`].
+    pub fn from_base_url(base_url: &str) -> Self {
+        let lower = base_url.trim().to_ascii_lowercase();
+        let rest = lower.split_once("://").map_or(lower.as_str(), |(_, r)| r);
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = host_port.split(':').next().unwrap_or("");
+        let host = host.trim_end_matches('.');
+        if host == "anthropic.com" || host.ends_with(".anthropic.com") {
+            return Dialect::Anthropic;
+        }
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        if path.split('/').any(|segment| segment.contains("anthropic")) {
+            return Dialect::Anthropic;
+        }
+        Dialect::OpenAi
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "openai",
+            Dialect::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// One upstream: a server, the dialect it speaks and the model to ask for.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Provider {
     /// Ours, for logs and errors (e.g. "primary", "local-llama").
     pub name: String,
     /// `https://api.example.com` or `https://api.example.com/v1` (both work).
     pub base_url: String,
-    /// Sent as `Authorization: Bearer …`; never in `Debug`, errors or logs.
+    /// Sent as `Authorization: Bearer …` (OpenAI) or `x-api-key` (Anthropic); never in
+    /// `Debug`, errors or logs.
     pub api_key: Option<String>,
     pub model: String,
     /// Natively the TCP connect; in workerd fetch does not expose it (the first-token
@@ -19,10 +61,13 @@ pub struct Provider {
     pub connect_timeout: Duration,
     /// From sending the request to the first event (headers included).
     pub first_token_timeout: Duration,
+    /// The wire protocol; [`Provider::new`] sets [`Dialect::OpenAi`] (see
+    /// [`Dialect::from_base_url`] to guess it from the URL).
+    pub dialect: Dialect,
 }
 
 impl Provider {
-    /// A provider with 10 s connect and 30 s first-token timeouts.
+    /// An OpenAI-dialect provider with 10 s connect and 30 s first-token timeouts.
     pub fn new(
         name: impl Into<String>,
         base_url: impl Into<String>,
@@ -35,7 +80,14 @@ impl Provider {
             model: model.into(),
             connect_timeout: Duration::from_secs(10),
             first_token_timeout: Duration::from_secs(30),
+            dialect: Dialect::OpenAi,
         }
+    }
+
+    /// The same provider speaking `dialect`.
+    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
     }
 }
 
@@ -48,6 +100,7 @@ impl fmt::Debug for Provider {
             .field("model", &self.model)
             .field("connect_timeout", &self.connect_timeout)
             .field("first_token_timeout", &self.first_token_timeout)
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
