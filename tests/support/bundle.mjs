@@ -9,6 +9,15 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+// The Hyperdrive proxy opens its upstream socket with net.connect inside its connection
+// handler; remember the newest one so the handler below can tie it to its client socket.
+let lastUpstream = null;
+if (!net.__sbaUpstreamTracked) {
+  const connect = net.connect;
+  net.connect = (...args) => (lastUpstream = connect(...args));
+  net.__sbaUpstreamTracked = true;
+}
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const FUNCTIONS = ["agent", "ratelimited-agent", "kb-ingest", "webhooks"];
 /** Webhook secrets the test bundle's webhooks Worker verifies deliveries with. */
@@ -142,6 +151,11 @@ export async function startBundle({ overrides = {} } = {}) {
     const server = createServer(...args);
     server.on("connection", (socket) => {
       socket.setNoDelay(true);
+      // When workerd's side goes away, close the proxy's upstream too (the proxy only pipes,
+      // and a reset client leaves Postgres holding an idle transaction and Node alive).
+      const upstream = lastUpstream;
+      upstream?.setNoDelay?.(true);
+      socket.on("close", () => upstream?.destroy());
       // The proxy attaches no error handler; a connection reset while the runtime shuts down
       // (a waitUntil audit write cut off by dispose) would otherwise crash the test process.
       socket.on("error", () => {});
