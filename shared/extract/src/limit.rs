@@ -4,9 +4,8 @@
 //! `tenant:<id>` with the same prefix shares the budget.
 
 use sba_http::{ApiError, Call};
-use sba_ratelimit::{Decision, FailPolicy, Limiter, Policy, Reason};
+use sba_ratelimit::{FailPolicy, Limiter, Policy};
 use sba_tenant::TenantContext;
-use serde_json::json;
 
 pub const DEFAULT_PER_MINUTE: u64 = 20;
 const WINDOW_MS: u64 = 60_000;
@@ -58,32 +57,7 @@ pub async fn rate_limit(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'st
     let decision = limiter.check(&identifiers, 1, now_ms).await;
     call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
     let headers = limiter.headers(&decision, now_ms);
-    verdict(decision, headers, now_ms)
-}
-
-fn verdict(decision: Decision, headers: Vec<(&'static str, String)>, now_ms: u64) -> Result<Vec<(&'static str, String)>, ApiError> {
-    if decision.success {
-        return Ok(headers);
-    }
-    let failed_closed = matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
-    let mut error = if failed_closed {
-        ApiError::unavailable("rate_limiter_unavailable", "the rate limiter cannot be reached; retry shortly", 1)
-            .with_cause(decision.error.clone().unwrap_or_default())
-    } else {
-        let retry_secs = decision.reset_ms.saturating_sub(now_ms).div_ceil(1000);
-        ApiError::too_many_requests(format!("rate limit exceeded for {}", decision.which), retry_secs)
-    };
-    error = error.with_details(json!({
-        "limit": decision.limit,
-        "remaining": decision.remaining,
-        "resetMs": decision.reset_ms,
-        "policy": decision.which,
-        "reason": decision.reason,
-    }));
-    // The limiter's own Retry-After (when a unit frees up) beats the generic one.
-    error.headers.retain(|(name, _)| !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(name)));
-    error.headers.extend(headers);
-    Err(error)
+    sba_quota::verdict(decision, headers, now_ms)
 }
 
 #[cfg(test)]

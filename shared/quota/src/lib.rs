@@ -13,6 +13,6 @@ pub mod limits;
 pub mod period;
 pub mod plan;
 
-pub use limits::{admit, Admission, LimitConfig};
+pub use limits::{admit, verdict, Admission, LimitConfig};
 pub use period::{charge_run, record_tokens, QuotaError};
 pub use plan::cached_plan;
