@@ -10,10 +10,10 @@ const SERVICE: Service = service!("agent", mounts: &["/agent"]);
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, |call| route(call, ctx)).await
+    serve(&SERVICE, req, env, ctx, route).await
 }
 
-async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
+async fn route(mut call: Call) -> Result<Response, ApiError> {
     let path = call.path.clone();
     match path.segments().as_slice() {
         ["healthz"] => {
@@ -28,7 +28,7 @@ async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
             let input = read_input(&mut call).await?;
-            handle_run(call, ctx, tenant, input, Vec::new(), RunHooks::default()).await
+            handle_run(call, tenant, input, Vec::new(), RunHooks::default()).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

@@ -13,8 +13,8 @@ use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 const SERVICE: Service = service!("kb-ingest", mounts: &["/kb"]);
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, route).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    serve(&SERVICE, req, env, ctx, route).await
 }
 
 #[event(queue)]

@@ -14,10 +14,10 @@ const SERVICE: Service = service!("ratelimited-agent", mounts: &["/ratelimited-a
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, |call| route(call, ctx)).await
+    serve(&SERVICE, req, env, ctx, route).await
 }
 
-async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
+async fn route(mut call: Call) -> Result<Response, ApiError> {
     let path = call.path.clone();
     match path.segments().as_slice() {
         ["healthz"] => {
@@ -34,7 +34,7 @@ async fn route(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
             // A malformed request is refused before it costs a limit unit or a quota run.
             let input = read_input(&mut call).await?;
             let limit_headers = admission::admit_run(&call, &tenant).await?;
-            handle_run(call, ctx, tenant, input, limit_headers, RunHooks { record_tokens: true }).await
+            handle_run(call, tenant, input, limit_headers, RunHooks { record_tokens: true }).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

@@ -11,12 +11,12 @@ use sba_pg::PgError;
 use sba_redis::Cmd;
 use serde_json::json;
 use std::time::Duration;
-use worker::{console_log, Cache, Context, Fetch, Method, Request, RequestInit, Response};
+use worker::{console_log, Cache, Fetch, Method, Request, RequestInit, Response};
 
 const SVIX_TOLERANCE_SECS: i64 = 300;
 const DB_TIMEOUT: Duration = Duration::from_secs(8);
 
-pub async fn handle(mut call: Call, ctx: Context) -> Result<Response, ApiError> {
+pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let event_id = verify(&call, &body)?;
     crate::refuse_nul(&body)?;
@@ -54,7 +54,7 @@ pub async fn handle(mut call: Call, ctx: Context) -> Result<Response, ApiError> 
         forget(&call, &event_id).await;
         return Err(ApiError::unavailable("queue_unavailable", "could not queue the re-ingest job; retry", 5).with_cause(e));
     }
-    revalidate_later(&call, &ctx, &tenant, &block_ids);
+    revalidate_later(&call, &tenant, &block_ids);
     json(200, &json!({ "received": true, "duplicate": false, "invalidated": block_ids.len(), "queued": true }))
 }
 
@@ -91,7 +91,7 @@ async fn invalidate(call: &Call, tenant: &str, envelope: &Envelope, block_ids: &
         commands.push(del);
     }
     commands.push(Cmd::new("PUBLISH").arg(invalidation_channel(tenant)).arg(message.to_string()));
-    match sba_config::redis(&call.env) {
+    match sba_config::redis_for(&call) {
         Ok(redis) => {
             if let Err(e) = redis.pipeline(&commands).await {
                 warn(call, "content invalidation in Redis failed", &e.to_string());
@@ -123,7 +123,7 @@ async fn forget(call: &Call, event_id: &str) {
 
 /// Calls the app's revalidate URL after the response is sent (nothing slow before the 2xx),
 /// and only when its host is on the outbound allowlist.
-fn revalidate_later(call: &Call, ctx: &Context, tenant: &str, block_ids: &[String]) {
+fn revalidate_later(call: &Call, tenant: &str, block_ids: &[String]) {
     let Ok(url) = setting(&call.env, "BASEHUB_REVALIDATE_URL") else { return };
     if url.is_empty() {
         return;
@@ -135,14 +135,16 @@ fn revalidate_later(call: &Call, ctx: &Context, tenant: &str, block_ids: &[Strin
     let Ok(parsed) = url.parse::<worker::Url>() else { return };
     let body = json!({ "tenant": tenant, "blockIds": block_ids }).to_string();
     let request_id = call.ctx.request_id.as_str().to_owned();
-    let traceparent = call.ctx.trace.traceparent();
-    ctx.wait_until(async move {
+    let trace_headers = call.ctx.trace_headers();
+    call.ctx.wait_until(async move {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let headers = worker::Headers::new();
         let _ = headers.set("content-type", "application/json");
         let _ = headers.set("x-request-id", &request_id);
-        let _ = headers.set("traceparent", &traceparent);
+        for (name, value) in &trace_headers {
+            let _ = headers.set(name, value);
+        }
         init.with_headers(headers);
         if let Ok(request) = Request::new_with_init(parsed.as_str(), &init) {
             if let Err(e) = Fetch::Request(request).send().await {

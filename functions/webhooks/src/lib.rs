@@ -16,10 +16,10 @@ pub(crate) const BODY_LIMIT: usize = 512 * 1024;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, |call| route(call, ctx)).await
+    serve(&SERVICE, req, env, ctx, route).await
 }
 
-async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
+async fn route(call: Call) -> Result<Response, ApiError> {
     match call.path.segments().as_slice() {
         ["healthz"] => {
             call.route("/healthz", &[Method::Get])?;
@@ -35,7 +35,7 @@ async fn route(call: Call, ctx: Context) -> Result<Response, ApiError> {
         }
         ["basehub"] => {
             call.route("/basehub", &[Method::Post])?;
-            basehub::handle(call, ctx).await
+            basehub::handle(call).await
         }
         _ => Err(call.not_found()),
     }

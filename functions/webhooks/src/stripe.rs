@@ -51,7 +51,7 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
             Cmd::new("DEL").arg(sba_billing::plans::cache_key(&plan.tenant)),
             Cmd::new("PUBLISH").arg(sba_billing::plans::billing_channel(&plan.tenant)).arg(message.to_string()),
         ];
-        match sba_config::redis(&call.env) {
+        match sba_config::redis_for(&call) {
             Ok(redis) => {
                 if let Err(e) = redis.pipeline(&commands).await {
                     console_log!("{}", json!({"level": "warn", "msg": "billing notification failed", "error": e.to_string(), "requestId": call.ctx.request_id.as_str()}));

@@ -37,6 +37,17 @@ pub struct Trail {
 }
 
 impl Trail {
+    /// Tokens and model wait time over the run's LLM steps (for the metrics data point).
+    pub fn llm_usage(&self) -> sba_http::LlmUsage {
+        let llm = self.entries.iter().filter(|e| e.kind == "llm");
+        let count = |tokens: Option<i32>| u64::try_from(tokens.unwrap_or(0)).unwrap_or(0);
+        sba_http::LlmUsage {
+            input_tokens: llm.clone().map(|e| count(e.prompt_tokens)).sum(),
+            output_tokens: llm.clone().map(|e| count(e.completion_tokens)).sum(),
+            duration_ms: llm.map(|e| f64::from(e.duration_ms.max(0))).sum(),
+        }
+    }
+
     pub fn tokens(&self) -> i64 {
         self.entries.iter().map(|e| i64::from(e.prompt_tokens.unwrap_or(0)) + i64::from(e.completion_tokens.unwrap_or(0))).sum()
     }

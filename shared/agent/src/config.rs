@@ -9,7 +9,8 @@ use worker::Env;
 
 pub const MAX_STEPS: usize = 6;
 
-pub fn providers(env: &Env) -> Result<Vec<Provider>, ApiError> {
+/// `trace_headers` go with every model request (the served request's trace context).
+pub fn providers(env: &Env, trace_headers: Vec<(String, String)>) -> Result<Vec<Provider>, ApiError> {
     let urls = sba_config::setting(env, "LLM_BASE_URLS")?;
     let model = sba_config::setting(env, "LLM_MODEL").unwrap_or_else(|_| "default".to_owned());
     let api_key = sba_config::setting(env, "LLM_API_KEY").ok().filter(|k| !k.is_empty());
@@ -31,6 +32,7 @@ pub fn providers(env: &Env) -> Result<Vec<Provider>, ApiError> {
             first_token_timeout: Duration::from_millis(first_token),
             // api.anthropic.com (or an /anthropic path) speaks Messages; the rest OpenAI.
             dialect: sba_llm::Dialect::from_base_url(url),
+            extra_headers: trace_headers.clone(),
         })
         .collect();
     // Every provider must pass the outbound allowlist; a refused one is a configuration error.

@@ -23,7 +23,7 @@ pub async fn handle_resume(call: Call, tenant: TenantContext, run_id: &str) -> R
             _ => return Err(ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be <runId>:<seq> of this run")),
         },
     };
-    let redis = sba_config::redis(&call.env)?.with_timeout(Duration::from_secs(2));
+    let redis = sba_config::redis_for(&call)?.with_timeout(Duration::from_secs(2));
     let log = RunLog::new(redis, &tenant.tenant_id, run_id);
     // A run this tenant never started is a 404 (RLS-like: no existence leak across tenants).
     match log.read_after(Some(0)).await {

@@ -16,7 +16,7 @@ use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::PgError;
 use std::time::Duration;
-use worker::{Context, Response};
+use worker::Response;
 
 const BODY_LIMIT: usize = 1024 * 1024;
 /// `: ping` after this much silence keeps proxies from cutting the stream (`SSE_HEARTBEAT_MS`).
@@ -36,15 +36,14 @@ pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
 
 pub async fn handle_run(
     call: Call,
-    ctx: Context,
     tenant: TenantContext,
     input: RunAgentInput,
     extra_headers: Vec<(&'static str, String)>,
     hooks: RunHooks,
 ) -> Result<Response, ApiError> {
-    let providers = crate::config::providers(&call.env)?;
+    let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
-    let redis = sba_config::redis(&call.env)?.with_timeout(Duration::from_secs(2));
+    let redis = sba_config::redis_for(&call)?.with_timeout(Duration::from_secs(2));
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
     match log.claim(&input.thread_id).await {
         Ok(Claim::Fresh) => {}
@@ -76,14 +75,20 @@ pub async fn handle_run(
         run_id: input.run_id.clone(),
         entries: Vec::new(),
     };
+    // The metrics data point of a run is sent when the run ends (or is dropped with the
+    // body), so it covers the whole stream and carries the tokens.
+    let stream_end = call.ctx.streams_until_end();
+    let request_ctx = call.ctx.clone();
     let driver = async move {
+        let _stream_end = stream_end;
         let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log);
         orchestrator::run(run, &mut emitter, &mut trail).await;
         drop(emitter);
+        request_ctx.set_llm_usage(trail.llm_usage());
         let tokens = trail.tokens();
         let tenant_id = trail.tenant.clone();
         let audit_env = env.clone();
-        ctx.wait_until(async move {
+        request_ctx.wait_until(async move {
             if hooks.record_tokens && tokens > 0 {
                 let _ = sba_pg::with_client(&audit_env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
                     let tx = sba_rls::begin_as_service(&mut client).await?;

@@ -6,7 +6,7 @@
 //!
 //! Not for: the clients themselves (`sba-redis`, `sba-pg`).
 
-use sba_http::{ApiError, Probe};
+use sba_http::{ApiError, Call, Probe};
 use sba_redis::RedisRest;
 use serde_json::json;
 use worker::Env;
@@ -21,6 +21,11 @@ pub const REDIS_TOKEN: &str = "REDIS_REST_TOKEN";
 pub fn redis(env: &Env) -> Result<RedisRest, ApiError> {
     let url = outbound_url(env, &setting(env, REDIS_URL)?)?;
     Ok(RedisRest::new(url, setting(env, REDIS_TOKEN)?))
+}
+
+/// The Redis REST client for serving `call`: its requests carry the call's trace context.
+pub fn redis_for(call: &Call) -> Result<RedisRest, ApiError> {
+    Ok(redis(&call.env)?.with_headers(call.ctx.trace_headers()))
 }
 
 pub const OUTBOUND_ALLOWLIST: &str = "OUTBOUND_ALLOWLIST";

@@ -38,7 +38,7 @@ impl LimitSettings {
 pub async fn rate_limit(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'static str, String)>, ApiError> {
     let settings = LimitSettings::from_vars(|name| sba_config::setting(&call.env, name).ok());
     let limiter = Limiter::new(
-        sba_config::redis(&call.env)?,
+        sba_config::redis_for(call)?,
         vec![
             Policy::sliding_window("tenant", settings.tenant_per_minute, WINDOW_MS),
             Policy::sliding_window("ip", settings.ip_per_minute, WINDOW_MS),
@@ -56,6 +56,7 @@ pub async fn rate_limit(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'st
     let now_ms = js_sys::Date::now() as u64;
     let decision = limiter.check(&identifiers, 1, now_ms).await;
     call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
+    call.ctx.set_limit_decision(decision.outcome());
     let headers = limiter.headers(&decision, now_ms);
     sba_quota::verdict(decision, headers, now_ms)
 }

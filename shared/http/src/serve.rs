@@ -1,12 +1,15 @@
+use crate::metrics::Report;
 use crate::{security, ApiError, Call, RequestContext, RoutePath, Service};
 use sba_observe::{LogLine, RequestId, TraceContext};
 use std::future::Future;
 use std::rc::Rc;
-use worker::{console_log, Env, Request, Response};
+use worker::{console_log, Context, Env, Request, Response};
 
 /// Runs `handler` inside the cross-cutting layer. Never returns `Err`: every failure, even a
 /// failure to build the error response, ends as a JSON response with the security headers.
-pub async fn serve<F, Fut>(service: &Service, req: Request, env: Env, handler: F) -> worker::Result<Response>
+/// `runtime` is the fetch event's context; handlers reach its `waitUntil` through
+/// `call.ctx.wait_until`.
+pub async fn serve<F, Fut>(service: &Service, req: Request, env: Env, runtime: Context, handler: F) -> worker::Result<Response>
 where
     F: FnOnce(Call) -> Fut,
     Fut: Future<Output = Result<Response, ApiError>>,
@@ -19,14 +22,14 @@ where
         header(headers, "tracestate").as_deref(),
         random_bytes::<24>(),
     );
-    let ctx = Rc::new(RequestContext::new(request_id, trace));
+    let ctx = Rc::new(RequestContext::new(request_id, trace, runtime));
     let method = req.method();
     let path = match req.url() {
         Ok(url) => RoutePath::new(url.path(), service.mounts),
         Err(_) => RoutePath::new("/", &[]),
     };
 
-    let call = Call { req, env, path, ctx: ctx.clone() };
+    let call = Call { req, env: env.clone(), path, ctx: ctx.clone() };
     let (mut response, error) = match handler(call).await {
         Ok(response) => (response, None),
         Err(error) => (error_response(&error, ctx.request_id.as_str()), Some(error)),
@@ -58,6 +61,16 @@ where
         detail: error.as_ref().and_then(|e| e.cause.as_deref()),
     };
     console_log!("{}", line.to_json());
+    let report = Report {
+        function: service.name,
+        version: service.version,
+        method: method.as_ref().to_owned(),
+        status,
+        error_code: error.as_ref().map(|e| e.code.to_string()),
+        start_ms: started_ms,
+        env,
+    };
+    ctx.report(report, js_sys::Date::now());
     Ok(response)
 }
 

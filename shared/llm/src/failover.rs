@@ -107,6 +107,9 @@ async fn send(provider: &Provider, request: &ChatRequest) -> Result<ByteStream, 
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .body(body);
+    for (name, value) in &provider.extra_headers {
+        builder = builder.header(name, value);
+    }
     match provider.dialect {
         Dialect::OpenAi => {
             if let Some(key) = &provider.api_key {

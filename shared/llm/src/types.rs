@@ -64,6 +64,8 @@ pub struct Provider {
     /// The wire protocol; [`Provider::new`] sets [`Dialect::OpenAi`] (see
     /// [`Dialect::from_base_url`] to guess it from the URL).
     pub dialect: Dialect,
+    /// Sent with every request, e.g. the W3C `traceparent` of the request being served.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Provider {
@@ -81,6 +83,7 @@ impl Provider {
             connect_timeout: Duration::from_secs(10),
             first_token_timeout: Duration::from_secs(30),
             dialect: Dialect::OpenAi,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -101,6 +104,7 @@ impl fmt::Debug for Provider {
             .field("connect_timeout", &self.connect_timeout)
             .field("first_token_timeout", &self.first_token_timeout)
             .field("dialect", &self.dialect)
+            .field("extra_headers", &self.extra_headers)
             .finish()
     }
 }

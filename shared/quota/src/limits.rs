@@ -44,6 +44,7 @@ pub type Admission = Vec<(&'static str, String)>;
 
 /// Charges one request against the tenant's window (its plan's per-minute limit), the IP's
 /// window and the tenant's burst bucket — one script, one round trip, all or nothing.
+/// `record` learns the limiter's outcome (`Decision::outcome`) for metrics.
 pub async fn admit(
     redis: RedisRest,
     config: &LimitConfig,
@@ -51,6 +52,7 @@ pub async fn admit(
     tenant_per_minute: u64,
     ip: &str,
     now_ms: u64,
+    record: impl FnOnce(&'static str),
 ) -> Result<Admission, ApiError> {
     let limiter = Limiter::new(
         redis,
@@ -63,6 +65,7 @@ pub async fn admit(
     .with_fail_policy(config.on_failure);
     let ids = [format!("tenant:{tenant}"), format!("ip:{ip}"), format!("tenant:{tenant}")];
     let decision = limiter.check(&ids, 1, now_ms).await;
+    record(decision.outcome());
     let headers = limiter.headers(&decision, now_ms);
     verdict(decision, headers, now_ms)
 }

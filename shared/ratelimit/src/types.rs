@@ -168,4 +168,17 @@ impl Decision {
     pub fn violated(&self) -> Vec<&str> {
         self.limits.iter().filter(|l| !l.success).map(|l| l.label.as_str()).collect()
     }
+
+    /// The outcome in one word, for metrics and logs: `allowed`, `denied`, `denied_cached`
+    /// (refused from the block cache, no round trip), `allowed_fail_open` or `failed_closed`
+    /// (Redis could not be asked and the [`FailPolicy`] decided).
+    pub fn outcome(&self) -> &'static str {
+        match (self.success, self.reason) {
+            (true, Some(Reason::Timeout | Reason::RedisError)) => "allowed_fail_open",
+            (true, _) => "allowed",
+            (false, Some(Reason::CacheBlock)) => "denied_cached",
+            (false, Some(Reason::Timeout | Reason::RedisError)) => "failed_closed",
+            (false, None) => "denied",
+        }
+    }
 }

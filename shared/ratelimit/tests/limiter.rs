@@ -74,6 +74,7 @@ async fn token_bucket_reference_vector() {
     assert_eq!(counted(&l.check(&[&id], 4, t).await), (true, 2));
     let d = l.check(&[&id], 4, t).await;
     assert_eq!(counted(&d), (false, 2), "refused; reports the 2 tokens still there");
+    assert_eq!(d.outcome(), "denied");
     assert_eq!(d.retry_at_ms, t + 1000, "one refill of 5 makes room for 4");
     let hash = r.query(&["HGETALL", &key]).await.unwrap();
     assert_eq!(
@@ -261,12 +262,14 @@ async fn a_cached_block_costs_no_round_trip() {
     let before = rt();
     let d = l.check(&[&id], 1, now).await;
     assert_eq!((counted(&d), rt() - before), ((true, 0), 1), "one round trip after warm-up");
+    assert_eq!(d.outcome(), "allowed");
 
     // Redis said 0 remaining: the next ones are refused in memory until the reset.
     let before = rt();
     for at in [now, now + 1, reset - 1] {
         let d = l.check(&[&id], 1, at).await;
         assert_eq!((d.success, d.reason, d.remaining, d.reset_ms, d.retry_at_ms), (false, Some(Reason::CacheBlock), 0, reset, reset));
+        assert_eq!(d.outcome(), "denied_cached");
         let h = l.headers(&d, at);
         assert!(h.iter().any(|(n, v)| *n == "Retry-After" && v.parse::<u64>().unwrap() >= 1));
     }
@@ -318,11 +321,13 @@ async fn unreachable_redis_follows_the_fail_policy() {
     let open = Limiter::new(client.clone(), policies.clone()).with_cache(BlockCache::new());
     let d = open.check(&["x"], 1, 1_000).await;
     assert_eq!((d.success, d.reason, d.allowed_by_policy), (true, Some(Reason::RedisError), true));
+    assert_eq!(d.outcome(), "allowed_fail_open");
     assert!(d.error.as_deref().unwrap().contains("network"), "{d:?}");
 
     let closed = open.clone().with_fail_policy(FailPolicy::Closed);
     let d = closed.check(&["x"], 1, 1_000).await;
     assert_eq!((d.success, d.reason, d.allowed_by_policy), (false, Some(Reason::RedisError), false));
+    assert_eq!(d.outcome(), "failed_closed");
     let h = closed.headers(&d, 1_000);
     assert!(h.contains(&("Retry-After", "1".to_owned())), "{h:?}");
 }

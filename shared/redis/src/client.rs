@@ -23,6 +23,8 @@ pub struct RedisRest {
     token: String,
     timeout: Duration,
     retries: u32,
+    /// Sent on every request, e.g. the W3C `traceparent` of the request being served.
+    headers: Vec<(String, String)>,
     http: reqwest::Client,
     shared: Arc<Shared>,
 }
@@ -61,6 +63,7 @@ impl RedisRest {
             token: token.into(),
             timeout: Self::DEFAULT_TIMEOUT,
             retries: Self::DEFAULT_RETRIES,
+            headers: Vec::new(),
             http: reqwest::Client::new(),
             shared: Arc::default(),
         }
@@ -85,6 +88,13 @@ impl RedisRest {
     /// - timeouts, HTTP statuses and Redis errors: never.
     pub fn with_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
+        self
+    }
+
+    /// Extra headers for every request (the trace context, so the REST server's spans join
+    /// the caller's trace). The bearer token is not one of them: it is always set.
+    pub fn with_headers(mut self, headers: Vec<(String, String)>) -> Self {
+        self.headers = headers;
         self
     }
 
@@ -268,6 +278,9 @@ impl RedisRest {
             .body(body);
         if let Some(token) = self.sync_token() {
             request = request.header(SYNC_TOKEN, token);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
         }
         let response = request.send().await.map_err(|e| failure(e, false))?;
         if let Some(token) = response.headers().get(SYNC_TOKEN).and_then(|v| v.to_str().ok()) {

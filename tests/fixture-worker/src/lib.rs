@@ -42,8 +42,8 @@ struct Item {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, route).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    serve(&SERVICE, req, env, ctx, route).await
 }
 
 async fn route(mut call: Call) -> Result<Response, ApiError> {

@@ -1,0 +1,119 @@
+//! The per-request metrics data point, exported as OTLP/HTTP JSON after the response (see
+//! `sba_observe::RequestPoint` for the format and why OTLP).
+//!
+//! Settings, as the OpenTelemetry SDKs read them: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (the
+//! full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a base; `/v1/metrics` is appended), and the
+//! secret `OTEL_EXPORTER_OTLP_HEADERS` (`authorization=Bearer%20…`). With neither endpoint set,
+//! nothing is sent and nothing is paid. The endpoint must pass `OUTBOUND_ALLOWLIST`.
+
+use crate::RequestContext;
+use sba_observe::{parse_otlp_headers, RequestPoint};
+use std::fmt;
+use wasm_bindgen::JsValue;
+use worker::{console_log, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// Where a streamed response stands, as far as its data point is concerned.
+#[derive(Debug)]
+pub(crate) enum StreamState {
+    /// A plain response: reported as soon as it is built.
+    NotStreaming,
+    /// The handler will call `end_stream`; nothing to report yet.
+    Open,
+    /// The response left; its data point waits for the end of the stream.
+    Parked(Report),
+    /// The stream ended (possibly before the response was even handed back).
+    Ended,
+}
+
+/// What `serve` knows once the response is built; the rest comes from the context.
+pub(crate) struct Report {
+    pub function: &'static str,
+    pub version: &'static str,
+    pub method: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub start_ms: f64,
+    pub env: Env,
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report").field("function", &self.function).field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+impl Report {
+    /// Sends the data point in the background (after the response; a failure is logged,
+    /// never surfaced to the client).
+    pub(crate) fn send(self, ctx: &RequestContext, end_ms: f64) {
+        let Some(exporter) = Exporter::from_env(&self.env) else { return };
+        let tenant = ctx.tenant();
+        let point = RequestPoint {
+            function: self.function,
+            version: self.version,
+            method: &self.method,
+            route: ctx.route(),
+            status: self.status,
+            tenant: tenant.as_deref(),
+            limit_decision: ctx.limit_decision(),
+            error_code: self.error_code.as_deref(),
+            start_ms: self.start_ms,
+            duration_ms: (end_ms - self.start_ms).max(0.0),
+            llm: ctx.llm_usage(),
+            trace_id: &ctx.trace.trace_id,
+            span_id: &ctx.trace.span_id,
+        };
+        let body = point.to_otlp().to_string();
+        let (function, request_id) = (self.function, ctx.request_id.as_str().to_owned());
+        ctx.wait_until(async move {
+            if let Err(error) = exporter.post(body).await {
+                let line = serde_json::json!({
+                    "level": "warn", "function": function, "requestId": request_id,
+                    "event": "metrics_export_failed", "detail": error,
+                });
+                console_log!("{line}");
+            }
+        });
+    }
+}
+
+struct Exporter {
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Exporter {
+    fn from_env(env: &Env) -> Option<Self> {
+        let setting = |name: &str| {
+            env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|v| !v.trim().is_empty())
+        };
+        let url = match (setting("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), setting("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            (Some(url), _) => url.trim().to_owned(),
+            (None, Some(base)) => format!("{}/v1/metrics", base.trim().trim_end_matches('/')),
+            (None, None) => return None,
+        };
+        let allowlist = sba_outbound::Allowlist::parse(&setting("OUTBOUND_ALLOWLIST").unwrap_or_default());
+        if let Err(refused) = allowlist.check(&url) {
+            console_log!("{}", serde_json::json!({ "level": "warn", "event": "metrics_export_refused", "detail": refused.to_string() }));
+            return None;
+        }
+        let headers = setting("OTEL_EXPORTER_OTLP_HEADERS").map(|h| parse_otlp_headers(&h)).unwrap_or_default();
+        Some(Self { url, headers })
+    }
+
+    async fn post(self, body: String) -> Result<(), String> {
+        let headers = Headers::new();
+        headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
+        for (name, value) in &self.headers {
+            headers.set(name, value).map_err(|_| format!("OTEL_EXPORTER_OTLP_HEADERS: invalid header {name}"))?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(&body)));
+        let request = Request::new_with_init(&self.url, &init).map_err(|e| e.to_string())?;
+        let response = Fetch::Request(request).send().await.map_err(|e| format!("collector unreachable: {e}"))?;
+        match response.status_code() {
+            200..=299 => Ok(()),
+            status => Err(format!("collector answered {status}")),
+        }
+    }
+}
