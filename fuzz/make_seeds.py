@@ -145,6 +145,65 @@ def seeds():
         "truncated": b"\x00\x00\x00" + sse(delta({"content": "partial"}), done=False)[:-1],
     }
 
+    def named(*events, crlf=False):
+        nl = "\r\n" if crlf else "\n"
+        return "".join(
+            (f"event: {name}{nl}" if name else "") + f"data: {data if isinstance(data, str) else j(data).decode()}{nl}{nl}"
+            for name, data in events
+        ).encode()
+
+    def typed(kind, **fields):
+        return (kind, {"type": kind, **fields})
+
+    usage = {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 0}
+    start = typed("message_start", message={"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x", "stop_reason": None, "stop_sequence": None, "usage": usage})
+    text_block = [
+        typed("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        typed("ping"),
+        typed("content_block_delta", index=0, delta={"type": "text_delta", "text": "Let me "}),
+        typed("content_block_delta", index=0, delta={"type": "text_delta", "text": "look."}),
+        typed("content_block_stop", index=0),
+    ]
+    tool_block = [
+        typed("content_block_start", index=1, content_block={"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}),
+        typed("content_block_delta", index=1, delta={"type": "input_json_delta", "partial_json": ""}),
+        typed("content_block_delta", index=1, delta={"type": "input_json_delta", "partial_json": '{"q": "ref'}),
+        typed("content_block_delta", index=1, delta={"type": "input_json_delta", "partial_json": 'unds"}'}),
+        typed("content_block_stop", index=1),
+    ]
+    def stop(reason):
+        return typed("message_delta", delta={"stop_reason": reason, "stop_sequence": None}, usage={"output_tokens": 42})
+    overloaded = typed("error", error={"type": "overloaded_error", "message": "Overloaded"})
+    out["anthropic_stream"] = {
+        "text_and_tool": b"\x40\xa0\x01" + b": keep-alive\n\n" + named(start, *text_block, *tool_block, stop("tool_use"), typed("message_stop")),
+        "text_crlf": b"\x10\xf0\x00" + named(start, *text_block, stop("end_turn"), typed("message_stop"), crlf=True),
+        "unnamed": b"\x20\x80\x00" + named(*(("", data) for _, data in [start, *tool_block, stop("max_tokens"), typed("message_stop")])),
+        "thinking": b"\x00\x60\x00"
+        + named(
+            start,
+            typed("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""}),
+            typed("content_block_delta", index=0, delta={"type": "thinking_delta", "thinking": "hm"}),
+            typed("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "c2ln"}),
+            typed("content_block_stop", index=0),
+            typed("content_block_start", index=1, content_block={"type": "tool_use", "id": "toolu_2", "name": "get", "input": {"id": 7}}),
+            typed("content_block_stop", index=1),
+            stop("refusal"),
+            ("message_stop", ""),
+        ),
+        "error_mid_stream": b"\x30\x90\x01" + named(start, *text_block[:3], overloaded, typed("message_stop")),
+        "error_not_json": b"\x00\x80\x00" + named(("error", "upstream connect error " + "x" * 300)),
+        "no_stop": b"\x00\x00\x00" + named(start, *text_block, stop("pause_turn")),
+        "truncated": b"\x80\x80\x00" + named(start, *text_block[:3])[:-1],
+        "nulls": b"\x00\x40\x00"
+        + named(
+            ("message_start", {"message": None}),
+            ("content_block_start", {"index": None, "content_block": None}),
+            ("content_block_delta", {"index": 2**40, "delta": {"type": "input_json_delta", "partial_json": None}}),
+            ("message_delta", {"delta": None, "usage": {"output_tokens": None}}),
+            ("message_stop", "not json"),
+        ),
+    }
+
     out["upstash_decode"] = {
         "single_ok": b"\x00" + j({"result": "OK"}),
         "single_str": b"\x00" + j({"result": "aGVsbG8="}),

@@ -9,9 +9,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sba_edge_fuzz::{check_api_error, fields, text};
+use sba_edge_fuzz::{check_api_error, check_tampered, fields, text};
 use sba_errors::ApiError;
-use sba_webhook_verify::{body_sha256_hex, sign_basehub, verify_basehub, VerifyError};
+use sba_webhook_verify::{body_sha256_hex, sign_basehub, verify_basehub};
 
 fuzz_target!(|data: &[u8]| {
     let f = fields(data, 3);
@@ -40,10 +40,5 @@ fuzz_target!(|data: &[u8]| {
         verify_basehub(body, &format!(" {}\t", signed.to_uppercase()), &secret),
         Ok(())
     );
-    let mut tampered = body.to_vec();
-    tampered.push(b'x');
-    assert_eq!(
-        verify_basehub(&tampered, &signed, &secret),
-        Err(VerifyError::Mismatch)
-    );
+    check_tampered(body, |body| verify_basehub(body, &signed, &secret));
 });

@@ -1,5 +1,7 @@
 //! Helpers shared by the fuzz targets in `fuzz_targets/`: a one-thread executor for the
-//! async `authenticate`, fixed test keys, token signing, and small input splitters.
+//! async `authenticate`, fixed test keys, token signing, small input splitters, and the clock
+//! and checks of the webhook signature targets. (The LLM stream targets share
+//! `common/llm_stream.rs` instead, which needs their private modules.)
 //!
 //! Nothing here is used outside fuzzing. The keys below are throwaway test keys made for this
 //! crate; they protect nothing.
@@ -8,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use sba_errors::ApiError;
+use sba_webhook_verify::VerifyError;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::pin;
@@ -185,4 +188,75 @@ impl<'a> Numbers<'a> {
     pub fn rest(self) -> &'a [u8] {
         self.0
     }
+}
+
+/// The clock of the timestamped webhook targets (Stripe, Svix), read off the front of the
+/// input: a flags byte, then `now`, the tolerance and the time a genuine signature is made at,
+/// each near a realistic value unless flag bit 0, 1 or 2 asks for a wild one. The higher flag
+/// bits are the target's own.
+pub struct Clock {
+    pub flags: u8,
+    pub now: i64,
+    pub tolerance: i64,
+    pub signed_at: i64,
+}
+
+impl Clock {
+    pub fn read(n: &mut Numbers) -> Clock {
+        let flags = n.u8();
+        Clock {
+            flags,
+            now: n.around(flags & 1 != 0, NOW as i64),
+            tolerance: n.around(flags & 2 != 0, 300),
+            signed_at: n.around(flags & 4 != 0, NOW as i64),
+        }
+    }
+
+    /// Checks the verdict on a genuine signature made at `signed_at`: accepted iff that is
+    /// within the tolerance of `now`, else too old or from the future as the age says; any
+    /// other refusal fails (`header` names the signature in the message). The success, if any.
+    pub fn check_genuine<T>(&self, verdict: Result<T, VerifyError>, header: &str) -> Option<T> {
+        let (now, t, tolerance) = (self.now, self.signed_at, self.tolerance);
+        let age = i128::from(now) - i128::from(t);
+        let tol = i128::from(tolerance.max(0));
+        match verdict {
+            Ok(verified) => {
+                assert!(
+                    age.abs() <= tol,
+                    "accepted t={t} at now={now} with tolerance {tolerance}"
+                );
+                Some(verified)
+            }
+            Err(VerifyError::TooOld { .. }) => {
+                assert!(
+                    age > tol,
+                    "t={t} too old at now={now}, tolerance {tolerance}"
+                );
+                None
+            }
+            Err(VerifyError::FromTheFuture { .. }) => {
+                assert!(
+                    -age > tol,
+                    "t={t} from the future at now={now}, tolerance {tolerance}"
+                );
+                None
+            }
+            Err(other) => panic!("a genuine signature was refused: {other} (header {header:?})"),
+        }
+    }
+}
+
+/// `verify`, given a genuine signature of `body`, must call `body` with one byte added a
+/// mismatch (whatever the clock says).
+pub fn check_tampered<T: std::fmt::Debug>(
+    body: &[u8],
+    verify: impl FnOnce(&[u8]) -> Result<T, VerifyError>,
+) {
+    let mut tampered = body.to_vec();
+    tampered.push(b'x');
+    assert_eq!(
+        verify(&tampered).unwrap_err(),
+        VerifyError::Mismatch,
+        "a tampered body was not a mismatch"
+    );
 }

@@ -9,6 +9,7 @@ import { tenantToken, hs256 } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
 
 const LLM_KEY = "sk-e2e-llm-key-must-never-leak-0123456789";
+const OTLP_TOKEN = "otlp-collector-token-must-never-leak";
 let bundle;
 const bodies = [];
 
@@ -18,6 +19,8 @@ before(async () => {
     overrides: {
       agent: { bindings: { LLM_BASE_URLS: dead, LLM_API_KEY: LLM_KEY, LLM_FIRST_TOKEN_TIMEOUT_MS: "500" } },
       "kb-ingest": { bindings: { REDIS_REST_TOKEN: "wrong-redis-token-must-not-leak" } },
+      // A metrics collector that is down: every export fails and is logged.
+      webhooks: { bindings: { OTEL_EXPORTER_OTLP_ENDPOINT: dead, OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${OTLP_TOKEN}` } },
     },
   });
 });
@@ -49,6 +52,7 @@ test("failure paths leak no secret into responses or logs", async () => {
   const secrets = {
     E2E_JWT_SECRET,
     LLM_KEY,
+    OTLP_TOKEN,
     REDIS_REST_TOKEN: stack.redisRestToken,
     WRONG_REDIS_TOKEN: "wrong-redis-token-must-not-leak",
     POSTGRES_PASSWORD: new URL(stack.postgresUrl).password,
@@ -62,6 +66,7 @@ test("failure paths leak no secret into responses or logs", async () => {
   secrets.BASEHUB_KEY = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
   const output = bundle.rawOutput();
   assert.ok(output.includes("requestId"), "the runtime's log output was captured");
+  assert.ok(output.includes("metrics_export_failed"), "the failing metrics exports were logged (and are searched too)");
   assert.ok(bodies.length >= 6);
   for (const [name, secret] of Object.entries(secrets)) {
     assert.ok(secret && secret.length >= 6, `${name} is a real secret`);

@@ -15,7 +15,6 @@ mod reply;
 pub mod security;
 mod serve;
 mod service;
-mod sleep;
 
 pub use body::read_limited;
 pub use call::{Call, RequestContext, StreamEnd};
@@ -25,4 +24,4 @@ pub use sba_errors::ApiError;
 pub use sba_observe::LlmUsage;
 pub use serve::serve;
 pub use service::{RoutePath, Service};
-pub use sleep::sleep;
+pub use sba_sleep::sleep;

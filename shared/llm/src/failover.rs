@@ -4,7 +4,7 @@
 use crate::anthropic::{self, AnthropicStream};
 use crate::error::{excerpt, LlmError};
 use crate::openai::{self, OpenAiStream, Step};
-use crate::sleep::sleep;
+use sba_sleep::sleep;
 use crate::sse::SseDecoder;
 use crate::types::{ChatRequest, Dialect, Provider, StreamEvent};
 use futures_util::future::{select, Either};

@@ -19,7 +19,6 @@ mod anthropic;
 mod error;
 mod failover;
 mod openai;
-mod sleep;
 mod sse;
 mod types;
 

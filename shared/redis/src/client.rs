@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::sleep::sleep;
+use sba_sleep::sleep;
 use crate::{Cmd, RedisError, RedisValue, Script};
 
 const SYNC_TOKEN: &str = "upstash-sync-token";

@@ -18,7 +18,6 @@
 mod client;
 mod cmd;
 mod error;
-mod sleep;
 mod value;
 
 pub use client::RedisRest;
