@@ -3,7 +3,8 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBundle } from "../support/bundle.mjs";
+import { startBundle, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { tenantToken } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
 
 let bundle;
@@ -38,6 +39,17 @@ test("Postgres refusing the login and Redis unreachable → 503 naming both, wit
   assert.match(body.checks.postgres.reason, /postgres/);
   assert.equal(body.checks.redis.ok, false);
   assert.match(body.checks.redis.reason, /redis/);
+});
+
+test("a data route whose database login is refused is a 500 (our configuration), not a retryable 503", async () => {
+  const res = await bundle.fetch("/kb/search?q=anything", { headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, "t-login")}` } });
+  const body = await res.json();
+  assert.equal(res.status, 500, JSON.stringify(body));
+  assert.equal(body.error.code, "store_misconfigured");
+  assert.equal(res.headers.get("retry-after"), null, "retrying cannot fix a wrong password");
+  assert.doesNotMatch(JSON.stringify(body), /password|28P01/, "the cause stays in the logs");
+  const line = await bundle.waitForLog((l) => l.errorCode === "store_misconfigured");
+  assert.match(line.detail, /login refused/);
 });
 
 test("a wrong Redis token is reported as a refused call, Postgres still fine", async () => {

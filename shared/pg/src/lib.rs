@@ -23,8 +23,11 @@ pub use tokio_postgres;
 pub enum PgError {
     /// The binding is missing from the Worker's configuration.
     Config(String),
-    /// Could not reach or log in to the database.
+    /// Could not reach the database (or it went away while we logged in).
     Connect(String),
+    /// The database answered and refused us: bad credentials (SQLSTATE class 28) or no such
+    /// database (3D000). Retrying cannot help; the deployment's configuration is wrong.
+    Refused(String),
     /// The work (or the connection) took longer than allowed.
     Timeout,
     /// A query failed; the database answered.
@@ -36,6 +39,7 @@ impl fmt::Display for PgError {
         match self {
             Self::Config(e) => write!(f, "postgres: configuration: {e}"),
             Self::Connect(e) => write!(f, "postgres: cannot connect: {e}"),
+            Self::Refused(e) => write!(f, "postgres: login refused: {e}"),
             Self::Timeout => write!(f, "postgres: timed out"),
             Self::Query(e) => write!(f, "postgres: {e}"),
         }
@@ -72,7 +76,7 @@ where
             .connect(hyperdrive.host(), hyperdrive.port())
             .map_err(|e| PgError::Connect(e.to_string()))?;
         let (client, connection) =
-            config.connect_raw(socket, PassthroughTls).await.map_err(|e| PgError::Connect(e.to_string()))?;
+            config.connect_raw(socket, PassthroughTls).await.map_err(connect_error)?;
         // `work` owns the client and drops it when done, which lets `connection` send
         // Terminate and finish; joining both means nothing outlives this function.
         let (result, closed) = future::join(work(client), connection).await;
@@ -81,7 +85,7 @@ where
         Ok(value)
     };
     // Not worker::Delay: it wakes a stale task when this runs inside a streamed body.
-    let deadline = Box::pin(sba_http::sleep(timeout));
+    let deadline = Box::pin(sba_sleep::sleep(timeout));
     futures_util::pin_mut!(session);
     match future::select(session, deadline).await {
         Either::Left((result, _)) => result,
@@ -91,18 +95,33 @@ where
 
 impl From<PgError> for ApiError {
     /// Unreachable or slow database → 503 with `Retry-After` (the client may retry); a
-    /// serialization failure or deadlock (SQLSTATE class 40) → 503 too; anything else is a bug.
+    /// serialization failure or deadlock (SQLSTATE class 40) → 503 too. A refused login is
+    /// our misconfiguration → 500 without `Retry-After` (clients retrying cannot fix it);
+    /// anything else is a bug.
     fn from(e: PgError) -> Self {
         let transient = match &e {
             PgError::Connect(_) | PgError::Timeout => true,
             PgError::Query(q) => q.code().is_some_and(|c| c.code().starts_with("40")) || q.is_closed(),
-            PgError::Config(_) => false,
+            PgError::Config(_) | PgError::Refused(_) => false,
         };
+        if let PgError::Refused(_) = e {
+            return ApiError::new(500, "store_misconfigured", "the service cannot log in to its database").with_cause(e);
+        }
         if transient {
             ApiError::unavailable("store_unavailable", "the database is unavailable; retry shortly", 5).with_cause(e)
         } else {
             ApiError::internal(e)
         }
+    }
+}
+
+/// A failed login: refused by the server (its SQLSTATE says so) or not reached at all.
+fn connect_error(e: tokio_postgres::Error) -> PgError {
+    let refused = e.code().is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000");
+    if refused {
+        PgError::Refused(e.to_string())
+    } else {
+        PgError::Connect(e.to_string())
     }
 }
 
