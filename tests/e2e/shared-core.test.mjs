@@ -118,9 +118,11 @@ describe("tenant context", () => {
       assert.equal(jwks.fetches, fetchesBefore, "no refetch inside the window");
     }
     await new Promise((r) => setTimeout(r, Math.max(0, 5200 - (Date.now() - jwks.lastFetchAt))));
-    const { res } = await whoami(signWith(rotated, claims()));
+    const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const { res } = await whoami(signWith(rotated, claims()), { traceparent: `00-${trace}-00f067aa0ba902b7-01` });
     assert.equal(res.status, 200);
     assert.equal(jwks.fetches, fetchesBefore + 1, "exactly one refetch for the new kid");
+    assert.equal(jwks.lastTraceparent, `00-${trace}-${res.headers.get("traceresponse").split("-")[2]}-01`, "the key fetch joins the request's trace");
     const unknown = signingKey("RS256", "never-published");
     for (let i = 0; i < 10; i++) await expect401(signWith(unknown, claims()));
     assert.equal(jwks.fetches, fetchesBefore + 1, "a flood of unknown kids inside the window fetches nothing");

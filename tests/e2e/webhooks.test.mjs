@@ -32,7 +32,7 @@ before(async () => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      revalidations.push({ path: req.url, body: JSON.parse(body || "{}") });
+      revalidations.push({ path: req.url, headers: req.headers, body: JSON.parse(body || "{}") });
       res.end("ok");
     });
   });
@@ -204,8 +204,10 @@ describe("BaseHub", () => {
     const channel = subscription(stack.redisUrl, `sba:content:invalidate:${CONTENT_TENANT}`);
     await channel.ready;
     const body = JSON.stringify({ timestamp: new Date().toISOString(), type: "block.updated", data: { blockId: block, nonce: uid("n") } });
-    const res = await post(body, { "x-basehub-webhook-signature": basehubSign(body) });
+    const trace = randomBytes(16).toString("hex");
+    const res = await post(body, { "x-basehub-webhook-signature": basehubSign(body), traceparent: `00-${trace}-${"ab".repeat(8)}-01` });
     assert.equal(res.status, 200);
+    const ourSpan = res.headers.get("traceresponse").split("-")[2];
     assert.deepEqual(await res.json(), { received: true, duplicate: false, invalidated: 1, queued: true });
     assert.equal(await redis.get(`sba:content:${CONTENT_TENANT}:block:${block}`), null);
     assert.deepEqual(JSON.parse(await channel.message).blockIds, [block]);
@@ -213,7 +215,9 @@ describe("BaseHub", () => {
     assert.deepEqual(await replay.json(), { received: true, duplicate: true });
     const deadline = Date.now() + 5000;
     while (!revalidations.some((r) => r.body.blockIds?.includes(block)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(revalidations.some((r) => r.path === "/api/revalidate" && r.body.blockIds.includes(block)), "revalidate URL called");
+    const revalidation = revalidations.find((r) => r.path === "/api/revalidate" && r.body.blockIds.includes(block));
+    assert.ok(revalidation, "revalidate URL called");
+    assert.equal(revalidation.headers.traceparent, `00-${trace}-${ourSpan}-01`, "the revalidate call joins the delivery's trace");
   });
 
   test("the queued job reaches kb-ingest: the block's documents are marked stale", async () => {
@@ -227,7 +231,9 @@ describe("BaseHub", () => {
     assert.equal(ingest.status, 201);
     const { id } = await ingest.json();
     const body = JSON.stringify({ type: "block.updated", data: { blockId: block } });
-    assert.equal((await post(body, { "x-basehub-webhook-signature": basehubSign(body) })).status, 200);
+    const trace = randomBytes(16).toString("hex");
+    const delivered = await post(body, { "x-basehub-webhook-signature": basehubSign(body), traceparent: `00-${trace}-${"cd".repeat(8)}-01` });
+    assert.equal(delivered.status, 200);
     const deadline = Date.now() + 8000;
     let doc;
     do {
@@ -235,6 +241,9 @@ describe("BaseHub", () => {
       doc = await (await bundle.fetch(`/kb/documents/${id}`, { headers: { authorization: `Bearer ${token}` } })).json();
     } while (doc.metadata?.stale !== true && Date.now() < deadline);
     assert.equal(doc.metadata.stale, true);
+    // The consumer continued the delivery's trace across the queue.
+    const applied = await bundle.waitForLog((l) => l.msg === "re-ingest job applied" && l.traceId === trace);
+    assert.match(applied.spanId, /^[0-9a-f]{16}$/);
   });
 
   test("bad BaseHub signatures → 400; legacy Svix deliveries verified with a 5-minute window", async () => {

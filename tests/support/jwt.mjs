@@ -44,6 +44,7 @@ export async function jwksServer(keys) {
   const server = http.createServer((req, res) => {
     state.fetches += 1;
     state.lastFetchAt = Date.now();
+    state.lastTraceparent = req.headers.traceparent;
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ keys: keys().map((k) => k.jwk) }));
   });

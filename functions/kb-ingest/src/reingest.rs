@@ -5,6 +5,7 @@
 use sba_config::DB_BINDING;
 use sba_content::ReingestJob;
 use sba_pg::PgError;
+use sba_observe::TraceContext;
 use serde_json::json;
 use std::time::Duration;
 use worker::{console_log, Env, MessageBatch, MessageExt};
@@ -14,13 +15,17 @@ const DB_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn consume(batch: MessageBatch<ReingestJob>, env: Env) -> worker::Result<()> {
     for message in batch.messages()? {
         let job = message.body().clone();
+        // Continue the delivery's trace: a span of our own under the webhook's span.
+        let mut random = [0u8; 24];
+        let _ = getrandom::fill(&mut random);
+        let trace = TraceContext::from_headers(job.traceparent.as_deref(), None, random);
         match apply(&env, &job).await {
             Ok(marked) => {
-                console_log!("{}", json!({"level": "info", "msg": "re-ingest job applied", "tenant": job.tenant, "eventId": job.event_id, "documents": marked}));
+                console_log!("{}", json!({"level": "info", "msg": "re-ingest job applied", "tenant": job.tenant, "eventId": job.event_id, "documents": marked, "traceId": trace.trace_id, "spanId": trace.span_id}));
                 message.ack();
             }
             Err(e) => {
-                console_log!("{}", json!({"level": "error", "msg": "re-ingest job failed", "tenant": job.tenant, "eventId": job.event_id, "error": e.to_string()}));
+                console_log!("{}", json!({"level": "error", "msg": "re-ingest job failed", "tenant": job.tenant, "eventId": job.event_id, "error": e.to_string(), "traceId": trace.trace_id, "spanId": trace.span_id}));
                 message.retry();
             }
         }

@@ -46,7 +46,7 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
 
     let block_ids = envelope.block_ids();
     invalidate(&call, &tenant, &envelope, &block_ids).await;
-    let job = ReingestJob { tenant: tenant.clone(), event_id: event_id.clone(), event_type: envelope.kind.clone(), block_ids: block_ids.clone() };
+    let job = ReingestJob { tenant: tenant.clone(), event_id: event_id.clone(), event_type: envelope.kind.clone(), block_ids: block_ids.clone(), traceparent: Some(call.ctx.trace.traceparent()) };
     // The queue is the durable hand-off to kb-ingest: if it fails the sender must retry, so
     // this one failure is a 503 (the dedupe row is already there; a retry will be a duplicate
     // — so undo it).

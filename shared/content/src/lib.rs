@@ -82,6 +82,10 @@ pub struct ReingestJob {
     pub event_id: String,
     pub event_type: String,
     pub block_ids: Vec<String>,
+    /// The W3C `traceparent` of the delivery that queued the job, so the consumer's work
+    /// joins the same trace (a queue has no headers to carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 #[cfg(test)]
@@ -124,9 +128,13 @@ mod tests {
 
     #[test]
     fn jobs_round_trip_as_camel_case_json() {
-        let job = ReingestJob { tenant: "t".into(), event_id: "e".into(), event_type: "block.updated".into(), block_ids: vec!["b".into()] };
+        let job = ReingestJob { tenant: "t".into(), event_id: "e".into(), event_type: "block.updated".into(), block_ids: vec!["b".into()], traceparent: None };
         let text = serde_json::to_string(&job).unwrap();
         assert!(text.contains("blockIds"));
+        assert!(!text.contains("traceparent"), "absent, not null: {text}");
         assert_eq!(serde_json::from_str::<ReingestJob>(&text).unwrap(), job);
+        let traced = ReingestJob { traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()), ..job };
+        let text = serde_json::to_string(&traced).unwrap();
+        assert_eq!(serde_json::from_str::<ReingestJob>(&text).unwrap(), traced);
     }
 }

@@ -9,13 +9,20 @@ use std::time::Duration;
 pub struct ReqwestJwks {
     http: reqwest::Client,
     timeout: Duration,
+    headers: Vec<(String, String)>,
 }
 
 impl ReqwestJwks {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
     pub fn new() -> Self {
-        Self { http: reqwest::Client::new(), timeout: Self::DEFAULT_TIMEOUT }
+        Self { http: reqwest::Client::new(), timeout: Self::DEFAULT_TIMEOUT, headers: Vec::new() }
+    }
+
+    /// Extra headers for the key fetch (the served request's trace context).
+    pub fn with_headers(mut self, headers: Vec<(String, String)>) -> Self {
+        self.headers = headers;
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -32,8 +39,12 @@ impl Default for ReqwestJwks {
 
 impl JwksSource for ReqwestJwks {
     async fn fetch(&self, url: &str) -> Result<Value, JwksError> {
+        let mut request = self.http.get(url).header("Accept", "application/json").timeout(self.timeout);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         let response =
-            self.http.get(url).header("Accept", "application/json").timeout(self.timeout).send().await.map_err(
+            request.send().await.map_err(
                 |e| JwksError(if e.is_timeout() { "timed out".into() } else { format!("request failed: {e}") }),
             )?;
         let status = response.status();
