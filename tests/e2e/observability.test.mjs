@@ -95,6 +95,9 @@ test("a plain request: one data point with function, route, status, tenant and t
   assert.equal(point.exemplar.traceId, trace, "the exemplar links the point to the caller's trace");
   assert.equal(point.attributes["sba.limit.decision"], undefined, "kb-ingest has no limiter");
   assert.equal(pointsOf("kb-ingest").filter((p) => p.attributes["sba.tenant"] === tenant).length, 1, "exactly one point per request");
+  const line = await bundle.waitForLog((l) => l.function === "kb-ingest" && l.tenant === tenant);
+  assert.equal(line.firstByteMs, undefined, "a plain response has no separate first byte");
+  assert.equal(bundle.logs.filter((l) => l.function === "kb-ingest" && l.tenant === tenant).length, 1, "exactly one log line per request");
   // The metrics-specific endpoint is used as given (no /v1/metrics appended).
   const exported = collector.requests.filter((r) => r.path === "/custom/metrics");
   assert.ok(exported.length >= 1);
@@ -119,6 +122,11 @@ test("an agent run reports at the end of its stream, with tokens, model time and
   assert.ok(point.seconds * 1000 > firstByteMs, "longer than the time to the first byte");
   assert.deepEqual(point.tokens, { input: 10, output: 3 }, "the double's usage chunk: 10 prompt, 3 completion tokens");
   assert.ok(point.modelSeconds >= 0.24 && point.modelSeconds <= point.seconds, `model time ${point.modelSeconds}`);
+  // The log line is written at the same moment, with the same facts.
+  const line = await bundle.waitForLog((l) => l.function === "ratelimited-agent" && l.tenant === tenant && l.route === "/run");
+  assert.equal(line.traceId, trace);
+  assert.ok(line.firstByteMs < line.durationMs && line.durationMs >= 240, `first byte ${line.firstByteMs} ms, last ${line.durationMs} ms`);
+  assert.deepEqual([line.limitDecision, line.inputTokens, line.outputTokens, line.status], ["allowed", 10, 3, 200]);
   // Exported with the configured headers to the standard path.
   const exportRequest = collector.requests.find((r) => r.body.includes(tenant));
   assert.equal(exportRequest.path, "/v1/metrics");

@@ -1,4 +1,4 @@
-use crate::metrics::{Report, StreamState};
+use crate::report::{Report, StreamState};
 use crate::{ApiError, RoutePath};
 use sba_observe::{LlmUsage, RequestId, TraceContext};
 use std::cell::{Cell, RefCell};
@@ -94,7 +94,7 @@ impl RequestContext {
     fn end_stream(&self) {
         let previous = std::mem::replace(&mut *self.stream.borrow_mut(), StreamState::Ended);
         if let StreamState::Parked(report) = previous {
-            report.send(self, js_sys::Date::now());
+            report.finish(self, js_sys::Date::now());
         }
     }
 
@@ -106,7 +106,7 @@ impl RequestContext {
             StreamState::Open => *state = StreamState::Parked(report),
             _ => {
                 drop(state);
-                report.send(self, now_ms);
+                report.finish(self, now_ms);
             }
         }
     }

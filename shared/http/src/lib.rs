@@ -10,7 +10,7 @@
 mod body;
 mod call;
 mod health;
-mod metrics;
+mod report;
 mod reply;
 pub mod security;
 mod serve;

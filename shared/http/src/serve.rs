@@ -1,9 +1,9 @@
-use crate::metrics::Report;
+use crate::report::Report;
 use crate::{security, ApiError, Call, RequestContext, RoutePath, Service};
-use sba_observe::{LogLine, RequestId, TraceContext};
+use sba_observe::{RequestId, TraceContext};
 use std::future::Future;
 use std::rc::Rc;
-use worker::{console_log, Context, Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 /// Runs `handler` inside the cross-cutting layer. Never returns `Err`: every failure, even a
 /// failure to build the error response, ends as a JSON response with the security headers.
@@ -43,34 +43,20 @@ where
         let _ = decorate(&mut response, &ctx, total_ms);
     }
 
-    let status = response.status_code();
-    let tenant = ctx.tenant();
-    let line = LogLine {
-        ts: iso_timestamp(started_ms),
-        level: LogLine::level_for(status),
-        function: service.name,
-        method: method.as_ref(),
-        route: ctx.route(),
-        status,
-        duration_ms: (js_sys::Date::now() - started_ms).max(0.0),
-        request_id: ctx.request_id.as_str(),
-        trace_id: &ctx.trace.trace_id,
-        span_id: &ctx.trace.span_id,
-        tenant: tenant.as_deref(),
-        error_code: error.as_ref().map(|e| e.code.as_ref()),
-        detail: error.as_ref().and_then(|e| e.cause.as_deref()),
-    };
-    console_log!("{}", line.to_json());
+    // The log line and the metrics data point: now, or for a stream when it ends.
+    let now = js_sys::Date::now();
     let report = Report {
         function: service.name,
         version: service.version,
         method: method.as_ref().to_owned(),
-        status,
+        status: response.status_code(),
         error_code: error.as_ref().map(|e| e.code.to_string()),
+        detail: error.and_then(|e| e.cause),
         start_ms: started_ms,
+        first_byte_ms: now,
         env,
     };
-    ctx.report(report, js_sys::Date::now());
+    ctx.report(report, now);
     Ok(response)
 }
 
@@ -108,8 +94,4 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     // crypto.getRandomValues cannot fail for these sizes; zeros would still be valid ids.
     let _ = getrandom::fill(&mut bytes);
     bytes
-}
-
-fn iso_timestamp(epoch_ms: f64) -> String {
-    js_sys::Date::new(&js_sys::wasm_bindgen::JsValue::from_f64(epoch_ms)).to_iso_string().into()
 }

@@ -14,12 +14,24 @@ pub struct LogLine<'a> {
     /// query strings with personal data stay out of the logs.
     pub route: &'a str,
     pub status: u16,
+    /// Until the last byte: for a stream, its whole length.
     pub duration_ms: f64,
+    /// For a stream only: until the response headers left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_byte_ms: Option<f64>,
     pub request_id: &'a str,
     pub trace_id: &'a str,
     pub span_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<&'a str>,
+    /// The rate limiter's outcome, when one ran (`allowed`, `denied`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_decision: Option<&'a str>,
+    /// LLM tokens of an agent run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'a str>,
     /// Cause of a 5xx, for operators only (clients see a generic message).
@@ -56,10 +68,14 @@ mod tests {
             route: "unmatched",
             status: 404,
             duration_ms: 1.5,
+            first_byte_ms: None,
             request_id: "r1",
             trace_id: "t",
             span_id: "s",
             tenant: None,
+            limit_decision: Some("allowed"),
+            input_tokens: None,
+            output_tokens: None,
             error_code: Some("not_found"),
             detail: Some("line\nbreak"),
         };
@@ -71,6 +87,8 @@ mod tests {
         assert_eq!(value["requestId"], "r1");
         assert_eq!(value["errorCode"], "not_found");
         assert!(value.get("tenant").is_none());
+        assert_eq!(value["limitDecision"], "allowed");
+        assert!(value.get("firstByteMs").is_none() && value.get("inputTokens").is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The per-request metrics data point, exported as OTLP/HTTP JSON after the response (see
-//! `sba_observe::RequestPoint` for the format and why OTLP).
+//! What is recorded when a request ends — for a stream, when the stream ends: the one JSON
+//! log line, and the one metrics data point exported as OTLP/HTTP JSON after the response
+//! (see `sba_observe::RequestPoint` for the format and why OTLP).
 //!
 //! Settings, as the OpenTelemetry SDKs read them: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (the
 //! full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a base; `/v1/metrics` is appended), and the
@@ -7,7 +8,7 @@
 //! nothing is sent and nothing is paid. The endpoint must pass `OUTBOUND_ALLOWLIST`.
 
 use crate::RequestContext;
-use sba_observe::{parse_otlp_headers, RequestPoint};
+use sba_observe::{parse_otlp_headers, LogLine, RequestPoint};
 use std::fmt;
 use wasm_bindgen::JsValue;
 use worker::{console_log, Env, Fetch, Headers, Method, Request, RequestInit};
@@ -32,7 +33,11 @@ pub(crate) struct Report {
     pub method: String,
     pub status: u16,
     pub error_code: Option<String>,
+    /// The cause of a failure, for operators (never sent to the client).
+    pub detail: Option<String>,
     pub start_ms: f64,
+    /// When the response (headers, and for a plain response the body) was handed back.
+    pub first_byte_ms: f64,
     pub env: Env,
 }
 
@@ -43,11 +48,34 @@ impl fmt::Debug for Report {
 }
 
 impl Report {
-    /// Sends the data point in the background (after the response; a failure is logged,
-    /// never surfaced to the client).
-    pub(crate) fn send(self, ctx: &RequestContext, end_ms: f64) {
-        let Some(exporter) = Exporter::from_env(&self.env) else { return };
+    /// Writes the log line, then sends the data point in the background (after the
+    /// response; a failed export is logged, never surfaced to the client).
+    pub(crate) fn finish(self, ctx: &RequestContext, end_ms: f64) {
         let tenant = ctx.tenant();
+        let llm = ctx.llm_usage();
+        let streamed = end_ms > self.first_byte_ms;
+        let line = LogLine {
+            ts: iso_timestamp(self.start_ms),
+            level: LogLine::level_for(self.status),
+            function: self.function,
+            method: &self.method,
+            route: ctx.route(),
+            status: self.status,
+            duration_ms: (end_ms - self.start_ms).max(0.0),
+            first_byte_ms: streamed.then(|| (self.first_byte_ms - self.start_ms).max(0.0)),
+            request_id: ctx.request_id.as_str(),
+            trace_id: &ctx.trace.trace_id,
+            span_id: &ctx.trace.span_id,
+            tenant: tenant.as_deref(),
+            limit_decision: ctx.limit_decision(),
+            input_tokens: llm.map(|u| u.input_tokens),
+            output_tokens: llm.map(|u| u.output_tokens),
+            error_code: self.error_code.as_deref(),
+            detail: self.detail.as_deref(),
+        };
+        console_log!("{}", line.to_json());
+
+        let Some(exporter) = Exporter::from_env(&self.env) else { return };
         let point = RequestPoint {
             function: self.function,
             version: self.version,
@@ -59,7 +87,7 @@ impl Report {
             error_code: self.error_code.as_deref(),
             start_ms: self.start_ms,
             duration_ms: (end_ms - self.start_ms).max(0.0),
-            llm: ctx.llm_usage(),
+            llm,
             trace_id: &ctx.trace.trace_id,
             span_id: &ctx.trace.span_id,
         };
@@ -75,6 +103,10 @@ impl Report {
             }
         });
     }
+}
+
+fn iso_timestamp(epoch_ms: f64) -> String {
+    js_sys::Date::new(&JsValue::from_f64(epoch_ms)).to_iso_string().into()
 }
 
 struct Exporter {
