@@ -26,9 +26,13 @@ before(async () => {
   // the first Worker's: a per-Worker postgresUrl only changes user, password and database, never
   // host and port. So every function goes through the proxy; only kb-ingest is called here.
   const through = { postgresUrl: proxy.url(postgresUrl) };
-  bundle = await withTcpNoDelay(() =>
-    startBundle({ overrides: Object.fromEntries(FUNCTIONS.map((name) => [name, through])) }),
-  );
+  const overrides = Object.fromEntries(FUNCTIONS.map((name) => [name, through]));
+  // A burst of one run per tenant; the model is unreachable (a run still streams, to RUN_ERROR).
+  overrides["ratelimited-agent"] = {
+    ...through,
+    bindings: { LLM_BASE_URLS: "http://127.0.0.1:9", LLM_FIRST_TOKEN_TIMEOUT_MS: "500", RATE_LIMIT_BURST: "1", RATE_LIMIT_IP_PER_MINUTE: "100000" },
+  };
+  bundle = await withTcpNoDelay(() => startBundle({ overrides }));
 });
 after(async () => {
   await bundle?.dispose();
@@ -123,6 +127,33 @@ test("Postgres down → 503 store_unavailable with Retry-After on every route; b
   // Seven requests since, each on a fresh connection that the proxy let through.
   assert.ok(proxy.stats.accepted - recovered.accepted >= 7, JSON.stringify(proxy.stats));
   assert.equal(proxy.stats.closedOnArrival, recovered.closedOnArrival);
+});
+
+test("over-limit runs are refused from Redis alone: 429 with the database down, no connection tried", async () => {
+  const id = tenant();
+  const run = () =>
+    bundle.fetch("/ratelimited-agent/run", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, id)}`, "content-type": "application/json" },
+      body: JSON.stringify({ threadId: `th-${id}`, runId: `run-${randomBytes(5).toString("hex")}`, messages: [{ id: "m", role: "user", content: "hi" }], tools: [], context: [], state: {}, forwardedProps: {} }),
+    });
+  const first = await run();
+  assert.equal(first.status, 200, "the first run is admitted (and caches the plan)");
+  await first.text();
+  await new Promise((r) => setTimeout(r, 500)); // its audit write (waitUntil) finishes
+  const before = { ...proxy.stats };
+  proxy.down();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const refused = await run();
+      const body = await refused.json();
+      assert.equal(refused.status, 429, JSON.stringify(body));
+      assert.equal(body.error.code, "rate_limited");
+    }
+    assert.equal(proxy.stats.accepted, before.accepted, "no Postgres connection was even attempted");
+  } finally {
+    proxy.up();
+  }
 });
 
 /** ~20 KB of markdown naming `marker` in every section, distinct per document. */

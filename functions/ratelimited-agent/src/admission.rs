@@ -1,38 +1,80 @@
 //! Admission of one run: plan → limits → period quota, before any stream opens.
+//!
+//! Over-limit requests must be cheap: with the plan in the Redis cache (the usual case), the
+//! limiter decides from Redis alone and a refused request never opens a Postgres connection
+//! (a login costs more than everything else on this path). Postgres is opened to charge an
+//! admitted run, or once per cache miss to load the plan, limit and charge in one session.
 
 use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::PgError;
-use sba_quota::{admit, cached_plan, charge_run, LimitConfig};
+use sba_quota::{admit, charge_run, load_plan, plan_from_cache, Admission, LimitConfig};
+use sba_billing::TenantPlan;
+use sba_pg::tokio_postgres::Transaction;
+use sba_redis::RedisRest;
 use std::time::Duration;
 
 const DB_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `RateLimit*` headers for the response, or the 429/503 to answer instead.
-pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'static str, String)>, ApiError> {
+pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission, ApiError> {
     let redis = sba_config::redis_for(call)?;
-    let config = LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
-    let ip = call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned());
-    let tenant_id = tenant.tenant_id.clone();
+    let limits = Limits {
+        config: LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok()),
+        ip: call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned()),
+        tenant: tenant.tenant_id.clone(),
+        now_ms: js_sys::Date::now() as u64,
+    };
     let request_ctx = call.ctx.clone();
-    let now_ms = js_sys::Date::now() as u64;
-    let result = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
-        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
-        let plan = cached_plan(&redis, &tx, &tenant_id).await.map_err(PgError::from)?;
-        let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
-        let headers = admit(redis, &config, &tenant_id, per_minute, &ip, now_ms, |outcome| request_ctx.set_limit_decision(outcome)).await?;
-        match charge_run(&tx, &tenant_id, i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period).await {
-            Ok(()) => {}
-            Err(e) => {
-                let api = e.into_api_error((now_ms / 1000) as i64).map_err(PgError::from)?;
-                return Err(api);
-            }
+    let record = move |outcome| request_ctx.set_limit_decision(outcome);
+    let limits = &limits;
+    let result = match plan_from_cache(&redis, &limits.tenant).await {
+        Some(plan) => {
+            let headers = limits.check(redis, &plan, record).await?;
+            sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
+                let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
+                charge(&tx, &limits.tenant, &plan, limits.now_ms).await?;
+                tx.commit().await.map_err(PgError::from)?;
+                Ok(headers)
+            })
+            .await
         }
-        tx.commit().await.map_err(PgError::from)?;
-        Ok(headers)
-    })
-    .await;
-    call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
+        None => {
+            sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
+                let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
+                let plan = load_plan(&redis, &tx, &limits.tenant).await.map_err(PgError::from)?;
+                let headers = limits.check(redis, &plan, record).await?;
+                charge(&tx, &limits.tenant, &plan, limits.now_ms).await?;
+                tx.commit().await.map_err(PgError::from)?;
+                Ok(headers)
+            })
+            .await
+        }
+    };
+    call.ctx.record_timing("limit", js_sys::Date::now() - limits.now_ms as f64);
     result
+}
+
+struct Limits {
+    config: LimitConfig,
+    ip: String,
+    tenant: String,
+    now_ms: u64,
+}
+
+impl Limits {
+    /// The plan's per-minute window, the IP window and the burst bucket: one Redis round trip.
+    async fn check(&self, redis: RedisRest, plan: &TenantPlan, record: impl FnOnce(&'static str)) -> Result<Admission, ApiError> {
+        let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
+        admit(redis, &self.config, &self.tenant, per_minute, &self.ip, self.now_ms, record).await
+    }
+}
+
+/// Counts the run against the plan's period quota (402/429 when it is used up).
+async fn charge(tx: &Transaction<'_>, tenant: &str, plan: &TenantPlan, now_ms: u64) -> Result<(), ApiError> {
+    match charge_run(tx, tenant, i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.into_api_error((now_ms / 1000) as i64).map_err(PgError::from)?),
+    }
 }

@@ -15,4 +15,4 @@ pub mod plan;
 
 pub use limits::{admit, verdict, Admission, LimitConfig};
 pub use period::{charge_run, record_tokens, QuotaError};
-pub use plan::cached_plan;
+pub use plan::{cached_plan, load_plan, plan_from_cache};
