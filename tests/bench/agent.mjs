@@ -23,7 +23,8 @@
 //      everything is aborted and within 20 s the double must see every upstream request go.
 //
 // Bounded in count and time (about 1–1.5 min with the defaults); loopback only. Exits 1 on any
-// failure. Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
+// failure. With SBA_BENCH_OUT set, also writes the figures there as JSON (scripts/bench folds
+// the streams held and workerd's memory at that point into its table). Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
 
 import { execSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -33,6 +34,7 @@ import { Agent, fetch as ufetch } from "undici";
 import { startBundle, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
+import { writeResults } from "./results.mjs";
 
 const MAX_STREAMS = Number(process.env.SBA_BENCH_MAX_STREAMS ?? 2000);
 const STREAM_SECS = Number(process.env.SBA_BENCH_STREAM_SECS ?? 60);
@@ -302,6 +304,8 @@ async function bursts(n, waves, op) {
 // ---------------------------------------------------------------------------------------------
 const [softFd, hardFd] = ulimits();
 let exitCode = 0;
+/** For scripts/bench's table: written to $SBA_BENCH_OUT when set. */
+const results = { llmDelayMs: LLM_DELAY_MS, healthz: {}, runs: [], streams: null };
 try {
   bundle = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench" } } } });
   const wpid = workerdPid();
@@ -326,6 +330,7 @@ try {
   for (const [c, waves] of [[1, 200], [50, 6], [200, 2]]) {
     const { values, errors } = await bursts(c, waves, healthz);
     hz[c] = stats(values);
+    results.healthz[c] = hz[c];
     hzRow(c === 1 ? "sequential (1 at a time)" : `bursts of ${c} simultaneous`, hz[c]);
     await sleep(200);
     if (errors.length) fail(`healthz ×${c}`, `${errors.length} failed, e.g. ${describe(errors[0])}`);
@@ -358,6 +363,7 @@ try {
     const rs = stats(good.map((r) => r.runStartedAt));
     const ttft = stats(good.map((r) => r.firstContentAt));
     const done = stats(good.map((r) => r.finishedAt));
+    results.runs.push({ concurrent: c, n: values.length + errors.length, failed, runStarted: rs, firstToken: ttft, finished: done });
     console.log(
       runFmt([
         c === 1 ? `sequential ×${waves}` : `${waves > 1 ? `${waves} bursts` : "1 burst"} of ${c} simultaneous`,
@@ -407,6 +413,8 @@ try {
   let retries = 0;
   let stopReason = `reached the cap (${MAX_STREAMS})`;
   let lastStep = null;
+  const rssBefore = wpid ? rssMb(wpid) : NaN;
+  let heldAt = null; // workerd's figures at the largest step held
   const stepFmt = (cells) => `${cells[0].padStart(7)} ${cells.slice(1).map((x) => String(x).padStart(9)).join(" ")}`;
   console.log("");
   console.log(stepFmt(["streams", "open s", "RS p50", "RS p95", "RS max", "503 retry", "closed", "hz p50", "hz max", "node fd", "wkd fd", "wkd MB"]));
@@ -502,6 +510,7 @@ try {
       break;
     }
     held = n;
+    heldAt = { workerdRssMb: wpid ? rssMb(wpid) : NaN, workerdFds: wpid ? fdCount(wpid) : NaN, healthzP50Ms: hzs.p50 };
     lastStep = { secs, added: add };
     if (all.length >= MAX_STREAMS) break;
   }
@@ -522,6 +531,10 @@ try {
   const totalPings = streams.reduce((sum, s) => sum + (s.r?.pings ?? 0), 0);
   console.log(`   heartbeats: ${pinged} of ${due.length} streams open > ${(HEARTBEAT_MS + slack) / 1000} s had received a \`: ping\` ` +
     `(${totalPings} pings over all ${streams.length} streams; one is due every ${HEARTBEAT_MS / 1000} s of silence)`);
+  results.streams = {
+    held, cap: MAX_STREAMS, target: STREAM_TARGET, stopReason, workerdRssMbBefore: rssBefore, ...heldAt,
+    heartbeats: { due: due.length, pinged },
+  };
   if (pinged < due.length) fail("heartbeats", `${due.length - pinged} of ${due.length} long-open streams never got a ping`);
 
   // Cleanup: abort every stream; the double must see every upstream request it got go away.
@@ -556,6 +569,7 @@ try {
   await dispatcher.destroy().catch(() => {});
 }
 if (stray.length) console.log(`\nuncaught socket errors (Miniflare's Hyperdrive proxy): ${stray.length}, e.g. ${stray[0]}`);
+writeResults({ ...results, failures });
 if (failures.length) {
   console.log(`\nFAIL: ${failures.length} failure(s)`);
   for (const f of failures) console.log(`  ${f}`);

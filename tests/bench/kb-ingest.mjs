@@ -5,7 +5,8 @@
 //   SBA_* from scripts/bench's throwaway stack;  node tests/bench/kb-ingest.mjs
 //
 // Bounded: every phase stops after KB_BENCH_SECS seconds (default 3) or its own op cap,
-// whichever comes first; loopback only. Exits 1 if any request of any phase failed.
+// whichever comes first; loopback only. Exits 1 if any request of any phase failed. With
+// SBA_BENCH_OUT set, also writes the rows there as JSON (scripts/bench folds them into its table).
 // Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
 
 import { randomBytes } from "node:crypto";
@@ -13,37 +14,14 @@ import { performance } from "node:perf_hooks";
 import { startBundle, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { withTcpNoDelay } from "../support/tcp-proxy.mjs";
+import { corpus as makeCorpus, markdown, pick } from "./corpus.mjs";
+import { writeResults } from "./results.mjs";
 
 const SECS = Number(process.env.KB_BENCH_SECS ?? 3);
 const CONCURRENCY = Number(process.env.KB_BENCH_CONCURRENCY ?? 8);
 const LARGE_DOCS = Number(process.env.KB_BENCH_LARGE_DOCS ?? 5);
 const runId = randomBytes(4).toString("hex");
 const tenant = (name) => `bench-${runId}-${name}`;
-
-const WORDS = (
-  "invoice refund shipment ledger customer warranty payment account carrier parcel " +
-  "discount subscription renewal onboarding checklist escalation support billing tax export"
-).split(" ");
-const pick = (n) => WORDS[n % WORDS.length];
-
-/** ~`bytes` of markdown: headings, paragraphs and a list, unique to `seed`. */
-function markdown(seed, bytes) {
-  const parts = [`# Guide ${seed}\n\n`];
-  let size = parts[0].length;
-  for (let s = 0; size < bytes; s++) {
-    const section =
-      `## ${pick(s)} ${pick(s + 7)} (${seed}.${s})\n\n` +
-      `When a ${pick(s + 1)} arrives for ${pick(s + 2)} ${seed}-${s}, check the ${pick(s + 3)} and the ${pick(s + 4)} ` +
-      `before anything else. The ${pick(s + 5)} team confirms the ${pick(s + 6)} within two business days, ` +
-      `then records the outcome so that nobody repeats the work.\n\n` +
-      `- ${pick(s + 8)}: verify the reference ${seed}/${s}\n- ${pick(s + 9)}: notify the owner\n\n`;
-    parts.push(section);
-    size += section.length;
-  }
-  let text = parts.join("");
-  if (text.length > bytes) text = text.slice(0, bytes); // ASCII: characters are bytes
-  return text;
-}
 
 const failures = [];
 function fail(phase, detail) {
@@ -108,6 +86,8 @@ const ingest = (t, bytes) => async (n) => {
 };
 
 let exitCode = 0;
+/** For scripts/bench's table: written to $SBA_BENCH_OUT when set. */
+const results = { secsPerPhase: SECS, concurrency: CONCURRENCY, rows: [] };
 try {
   // Warm-up: the Worker instantiated, a Postgres connection path exercised, JIT warm.
   for (let i = 0; i < 20; i++) await healthz();
@@ -115,12 +95,7 @@ try {
 
   // Search corpus: one tenant, ~300 chunks, written in one batch.
   const searchTenant = tenant("search");
-  const corpus = Array.from({ length: 30 }, (_, i) => ({
-    externalId: `corpus-${i}`,
-    title: `Corpus ${i}`,
-    contentType: "markdown",
-    content: markdown(`corpus-${runId}-${i}`, 12_000),
-  }));
+  const corpus = makeCorpus(runId, 30, 12_000);
   const seeded = await expect(await post("/kb/documents:batch", searchTenant, { documents: corpus }), 201);
   const corpusChunks = seeded.documents.reduce((sum, d) => sum + d.chunks, 0);
   const search = async (n) => {
@@ -154,6 +129,7 @@ try {
   console.log(fmt(head));
   for (const [m, base] of rows) {
     const writes = m.chunks > 0;
+    results.rows.push({ ...m, ratio: m.perSec / base.perSec, baseline: base.name, chunksPerDoc: writes ? m.chunks / Math.max(m.ops, 1) : null });
     console.log(
       fmt([
         m.name,
@@ -180,4 +156,5 @@ if (failures.length) {
   for (const f of failures) console.log(`  ${f}`);
   exitCode = 1;
 }
+writeResults({ ...results, failures });
 process.exit(exitCode);

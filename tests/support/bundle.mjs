@@ -92,22 +92,25 @@ function functionWorker(name, stack, overrides = {}) {
   };
 }
 
-/**
- * Starts one Worker built from `dir` (a crate with a worker-build `build/` folder), for the
- * suites that exercise shared pieces through a test-only fixture Worker.
- */
-export async function startWorker(dir, bindings = {}) {
+/** Miniflare options of a Worker built from `dir` (a crate with a worker-build `build/` folder). */
+function crateWorker(dir, bindings = {}) {
   const buildDir = path.join(ROOT, dir, "build");
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
+  return {
     modules: true,
     scriptPath: path.join(buildDir, "index.js"),
     modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: { OUTBOUND_ALLOWLIST: "127.0.0.1 localhost", ...bindings },
-  });
+  };
+}
+
+/**
+ * Starts one Worker built from `dir` (a crate with a worker-build `build/` folder), for the
+ * suites that exercise shared pieces through a test-only fixture Worker.
+ */
+export async function startWorker(dir, bindings = {}) {
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...crateWorker(dir, bindings) });
   const url = await mf.ready;
   return { url, fetch: (p, init) => fetch(new URL(p, url), init), dispose: () => mf.dispose() };
 }
@@ -115,8 +118,12 @@ export async function startWorker(dir, bindings = {}) {
 /**
  * Starts the bundle. `overrides[name]` replaces bindings of one function (e.g. a dead
  * Postgres URL). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
+ * `extraWorkers` ({ name: crate folder }) run in the same workerd next to the functions (the
+ * bench's empty Worker). With `direct`, every function and extra Worker also listens on a
+ * loopback port of its own, without the router or Miniflare's entry Worker in front (as each
+ * is deployed: on its own route): `directUrl(name)` is its origin, `name` as in wrangler.toml.
  */
-export async function startBundle({ overrides = {} } = {}) {
+export async function startBundle({ overrides = {}, extraWorkers = {}, direct = false } = {}) {
   const stack = stackEnv();
   const logs = [];
   const raw = { text: "" };
@@ -187,7 +194,10 @@ export async function startBundle({ overrides = {} } = {}) {
           WEBHOOKS: "sba-webhooks",
         },
       },
-      ...FUNCTIONS.map((name) => functionWorker(name, stack, overrides[name])),
+      ...[
+        ...FUNCTIONS.map((name) => functionWorker(name, stack, overrides[name])),
+        ...Object.entries(extraWorkers).map(([name, dir]) => ({ name, ...crateWorker(dir) })),
+      ].map((worker) => (direct ? { ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : worker)),
     ],
   });
   let url;
@@ -202,6 +212,8 @@ export async function startBundle({ overrides = {} } = {}) {
     /** Everything the runtime printed, verbatim (for leak checks). */
     rawOutput: () => raw.text,
     fetch: (p, init) => fetch(new URL(p, url), init),
+    /** The origin of one Worker's own socket (`direct` only), e.g. "http://127.0.0.1:41234". */
+    directUrl: async (name) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, ""),
     /** Waits until a log line matching `predicate` arrives (logs are asynchronous). */
     async waitForLog(predicate, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
