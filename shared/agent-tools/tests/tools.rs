@@ -5,18 +5,11 @@ use sba_agent_tools::{call, ToolContext, ToolResult};
 use sba_kb::{prepare, store, NewDocument};
 use sba_rls::begin_as_tenant;
 use serde_json::{json, Value};
-use tokio_postgres::{Client, NoTls};
-
-async fn connect() -> Client {
-    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect to the local Postgres");
-    tokio::spawn(connection);
-    client
-}
+use tokio_postgres::Client;
+use sba_testkit::{postgres, unique};
 
 fn tenant() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("tools-{}-{nanos}", std::process::id())
+    unique("tools")
 }
 
 fn ctx(tenant_id: &str) -> ToolContext {
@@ -39,7 +32,7 @@ const GUIDE: &str = "# Guide\n\nWelcome to the assistant.\n\n## Billing\n\nInvoi
 
 #[tokio::test]
 async fn search_then_get_a_document_only_within_the_tenant() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let id = ingest(&mut client, &a, "Guide", GUIDE).await;
 
@@ -73,7 +66,7 @@ async fn search_then_get_a_document_only_within_the_tenant() {
 
 #[tokio::test]
 async fn long_documents_are_truncated() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let long = "ünïcode words here. ".repeat(2000); // 40,000 characters
     let id = ingest(&mut client, &t, "Long", &long).await;
@@ -88,7 +81,7 @@ async fn long_documents_are_truncated() {
 
 #[tokio::test]
 async fn create_task_writes_a_row_only_its_tenant_sees() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let tx = begin_as_tenant(&mut client, &json!({"sub": "user-1"}), &a).await.unwrap();
     let created = call(&tx, &ctx(&a), "createTask", r#"{"title": "Send the Q3 invoice", "notes": "to Ana", "dueDate": "2026-12-01"}"#).await;
@@ -120,7 +113,7 @@ async fn create_task_writes_a_row_only_its_tenant_sees() {
 
 #[tokio::test]
 async fn bad_calls_are_error_results_and_the_transaction_survives() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
     for (name, args, code) in [
@@ -142,7 +135,7 @@ async fn bad_calls_are_error_results_and_the_transaction_survives() {
 
 #[tokio::test]
 async fn a_database_failure_is_tool_failed_without_sql_and_the_transaction_survives() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     // A tenant id the tables' check constraint refuses: the insert fails inside Postgres.
     let bad = "not a valid tenant!";
     let tx = begin_as_tenant(&mut client, &json!({}), bad).await.unwrap();
@@ -159,7 +152,7 @@ async fn a_database_failure_is_tool_failed_without_sql_and_the_transaction_survi
 
 #[tokio::test]
 async fn agent_audit_is_per_tenant_and_append_only() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let insert = "insert into agent_audit (run_id, thread_id, kind, name, status, duration_ms, detail)
                   values ($1, 'th-1', 'tool', 'searchKb', 'ok', 12, '{\"hits\": 1}'::jsonb) returning tenant_id";

@@ -1,11 +1,12 @@
 //! `RunLog` against the local Upstash-compatible server (started by scripts/test, found
 //! through SBA_REDIS_REST_URL / SBA_REDIS_REST_TOKEN).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sba_agui::sse::{event_id, frame};
 use sba_agui::{Claim, Event, RunLog};
 use sba_redis::RedisRest;
+
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -20,11 +21,7 @@ fn rest() -> RedisRest {
 
 /// A run id no other test, run or process uses.
 fn unique_run(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
+    sba_testkit::unique(name)
 }
 
 fn frames(run_id: &str, n: u64) -> Vec<String> {

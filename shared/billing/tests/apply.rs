@@ -4,19 +4,8 @@
 use sba_billing::{apply, plan_for_tenant, Event, Outcome};
 use sba_rls::begin_as_service;
 use serde_json::{json, Value};
-use tokio_postgres::{Client, NoTls};
-
-async fn connect() -> Client {
-    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect to the local Postgres");
-    tokio::spawn(connection);
-    client
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
+use tokio_postgres::Client;
+use sba_testkit::{postgres, unique};
 
 fn event(id: &str, kind: &str, created: i64, object: Value) -> Event {
     serde_json::from_value(json!({"id": id, "type": kind, "created": created, "object": "event", "data": {"object": object}})).unwrap()
@@ -43,7 +32,7 @@ async fn link(client: &mut Client, tenant: &str, customer: &str) {
 
 #[tokio::test]
 async fn checkout_then_subscription_sets_the_tenants_plan() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (tenant, customer, sub) = (unique("t"), unique("cus"), unique("sub"));
     assert_eq!(plan_for_tenant(&client, &tenant).await.unwrap().plan, "free");
     link(&mut client, &tenant, &customer).await;
@@ -61,7 +50,7 @@ async fn checkout_then_subscription_sets_the_tenants_plan() {
 
 #[tokio::test]
 async fn out_of_order_deliveries_keep_the_newest_state() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (tenant, customer, sub) = (unique("t"), unique("cus"), unique("sub"));
     // The subscription events arrive before the checkout that links the customer.
     let updated = event(&unique("evt"), "customer.subscription.updated", 1_700_000_300, subscription(&sub, &customer, "active", "business", 1_700_000_000));
@@ -77,7 +66,7 @@ async fn out_of_order_deliveries_keep_the_newest_state() {
 
 #[tokio::test]
 async fn duplicates_do_nothing_and_unknown_types_are_recorded() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (tenant, customer) = (unique("t"), unique("cus"));
     link(&mut client, &tenant, &customer).await;
     let failed = event(&unique("evt"), "invoice.payment_failed", 1_700_000_500, json!({"id": unique("in"), "object": "invoice", "customer": customer}));
@@ -102,7 +91,7 @@ async fn duplicates_do_nothing_and_unknown_types_are_recorded() {
 
 #[tokio::test]
 async fn fifty_concurrent_deliveries_of_one_event_apply_once() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (tenant, customer) = (unique("t"), unique("cus"));
     link(&mut client, &tenant, &customer).await;
     let invoice_id = unique("in");
@@ -112,7 +101,7 @@ async fn fifty_concurrent_deliveries_of_one_event_apply_once() {
         .map(|_| {
             let paid = paid.clone();
             tokio::spawn(async move {
-                let mut client = connect().await;
+                let mut client = postgres().await;
                 run(&mut client, &paid).await.outcome
             })
         })

@@ -6,18 +6,10 @@ use sba_kb::store::{self, Change};
 use sba_kb::{prepare, NewDocument};
 use sba_rls::begin_as_tenant;
 use serde_json::json;
-use tokio_postgres::{Client, NoTls};
-
-async fn connect() -> Client {
-    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect to the local Postgres");
-    tokio::spawn(connection);
-    client
-}
+use sba_testkit::{postgres, unique};
 
 fn tenant() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("kb-{}-{nanos}", std::process::id())
+    unique("kb")
 }
 
 fn doc(value: serde_json::Value) -> NewDocument {
@@ -28,7 +20,7 @@ const GUIDE: &str = "# Guide\n\nWelcome to the assistant.\n\n## Install\n\nRun t
 
 #[tokio::test]
 async fn ingest_get_search_delete_round_trip() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let input = doc(json!({"title": "Guide", "content": GUIDE, "contentType": "markdown", "tags": ["help"], "metadata": {"lang": "en"}}));
     let prepared = prepare(&input);
@@ -63,7 +55,7 @@ async fn ingest_get_search_delete_round_trip() {
 
 #[tokio::test]
 async fn another_tenant_sees_nothing() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let input = doc(json!({"title": "Secret", "content": "quarterly revenue forecast", "contentType": "text"}));
     let tx = begin_as_tenant(&mut client, &json!({}), &a).await.unwrap();
@@ -83,7 +75,7 @@ async fn another_tenant_sees_nothing() {
 
 #[tokio::test]
 async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let v1 = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\r\n", "contentType": "text"}));
     let same = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\n", "contentType": "text"}));
@@ -109,7 +101,7 @@ async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
 
 #[tokio::test]
 async fn idempotency_claims_replay_and_refuse_reuse() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
     assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "h1").await.unwrap(), Claim::Fresh);
@@ -135,7 +127,7 @@ async fn twenty_concurrent_duplicates_make_one_document() {
     let tasks = (0..20).map(|_| {
         let (t, input) = (t.clone(), input.clone());
         tokio::spawn(async move {
-            let mut client = connect().await;
+            let mut client = postgres().await;
             let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
             let response = match idempotency::claim(&tx, "POST /kb/documents", "same-key", "same-hash").await.unwrap() {
                 Claim::Fresh => {
@@ -153,7 +145,7 @@ async fn twenty_concurrent_duplicates_make_one_document() {
     });
     let responses: Vec<_> = futures_join(tasks).await;
     assert!(responses.windows(2).all(|w| w[0] == w[1]), "every caller got the same response");
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
     let count: i64 = tx.query_one("select count(*) from kb_documents", &[]).await.unwrap().get(0);
     assert_eq!(count, 1);
@@ -169,7 +161,7 @@ async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>
 
 #[tokio::test]
 async fn a_one_megabyte_markdown_document_is_stored_and_searchable() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let mut content = String::new();
     let mut section = 0;

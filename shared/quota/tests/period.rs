@@ -2,23 +2,15 @@
 
 use sba_quota::{charge_run, record_tokens, QuotaError};
 use sba_rls::begin_as_service;
-use tokio_postgres::NoTls;
-
-async fn connect() -> tokio_postgres::Client {
-    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
+use sba_testkit::{postgres, unique};
 
 fn tenant() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("q-{}-{nanos}", std::process::id())
+    unique("q")
 }
 
 #[tokio::test]
 async fn runs_are_charged_until_the_quota_is_used_up() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     for _ in 0..2 {
         let tx = begin_as_service(&mut client).await.unwrap();
@@ -39,7 +31,7 @@ async fn runs_are_charged_until_the_quota_is_used_up() {
 
 #[tokio::test]
 async fn tokens_count_against_the_period() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let t = tenant();
     let tx = begin_as_service(&mut client).await.unwrap();
     record_tokens(&tx, &t, 500).await.unwrap();

@@ -2,12 +2,13 @@
 //! scripts/test, found through SBA_REDIS_REST_URL / SBA_REDIS_REST_TOKEN): the reference
 //! test vectors, exactness, all-or-nothing, concurrency, the cache and the failure policy.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use sba_ratelimit::{BlockCache, Decision, FailPolicy, Limiter, Policy, Reason};
 use sba_redis::{RedisRest, RedisValue};
 use tokio::net::TcpListener;
+
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -21,8 +22,7 @@ fn rest() -> RedisRest {
 
 /// An identifier no other test, run or process uses.
 fn unique(name: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("rl-test:{name}:{}:{nanos}", std::process::id())
+    sba_testkit::unique(&format!("rl-test:{name}"))
 }
 
 /// A limiter that asks Redis every time (no cache) and waits long enough for a busy machine.

@@ -3,12 +3,13 @@
 //! what a real one cannot be made to do (never answer, drop the connection, show what it got).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sba_redis::{Cmd, RedisError, RedisRest, RedisValue, Script};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -22,8 +23,7 @@ fn rest() -> RedisRest {
 
 /// A key (or script nonce) no other test, run or process uses.
 fn unique(name: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("sba-redis-test:{name}:{}:{nanos}", std::process::id())
+    sba_testkit::unique(&format!("sba-redis-test:{name}"))
 }
 
 fn s(text: &str) -> RedisValue {

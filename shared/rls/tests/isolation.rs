@@ -4,22 +4,11 @@
 
 use sba_rls::begin_as_tenant;
 use serde_json::json;
-use tokio_postgres::NoTls;
-
-async fn connect() -> tokio_postgres::Client {
-    let url = std::env::var("SBA_POSTGRES_URL").expect("SBA_POSTGRES_URL: run through scripts/test");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect to the local Postgres");
-    tokio::spawn(connection);
-    client
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
-}
+use sba_testkit::{postgres, unique};
 
 #[tokio::test]
 async fn a_tenant_transaction_sees_and_writes_only_its_own_rows() {
-    let mut client = connect().await;
+    let mut client = postgres().await;
     let (a, b) = (unique("ta"), unique("tb"));
     for tenant in [&a, &b] {
         let tx = begin_as_tenant(&mut client, &json!({"sub": "u", "role": "authenticated"}), tenant).await.unwrap();
