@@ -58,7 +58,7 @@ pub async fn rate_limit(call: &Call, tenant: &TenantContext) -> Result<Vec<(&'st
     call.ctx.record_timing("limit", js_sys::Date::now() - now_ms as f64);
     call.ctx.set_limit_decision(decision.outcome());
     let headers = limiter.headers(&decision, now_ms);
-    sba_quota::verdict(decision, headers, now_ms)
+    sba_limits::verdict(decision, headers, now_ms)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use sba_errors::ApiError;
-use sba_ratelimit::{Decision, FailPolicy, Limiter, Policy, Reason};
+use sba_limits::{verdict, Admission};
+use sba_ratelimit::{FailPolicy, Limiter, Policy};
 use sba_redis::RedisRest;
-use serde_json::json;
 
 const MINUTE_MS: u64 = 60_000;
 
@@ -39,9 +39,6 @@ impl LimitConfig {
     }
 }
 
-/// Headers for the response when admitted.
-pub type Admission = Vec<(&'static str, String)>;
-
 /// Charges one request against the tenant's window (its plan's per-minute limit), the IP's
 /// window and the tenant's burst bucket — one script, one round trip, all or nothing.
 /// `record` learns the limiter's outcome (`Decision::outcome`) for metrics.
@@ -68,31 +65,4 @@ pub async fn admit(
     record(decision.outcome());
     let headers = limiter.headers(&decision, now_ms);
     verdict(decision, headers, now_ms)
-}
-
-/// A limiter decision as HTTP: Ok with the `RateLimit*` headers, or the 429 (503 when the
-/// limiter failed closed) carrying them and the limiter's own `Retry-After`.
-pub fn verdict(decision: Decision, headers: Admission, now_ms: u64) -> Result<Admission, ApiError> {
-    if decision.success {
-        return Ok(headers);
-    }
-    let failed_closed = matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
-    let mut error = if failed_closed {
-        ApiError::unavailable("rate_limiter_unavailable", "the rate limiter cannot be reached; retry shortly", 1)
-            .with_cause(decision.error.clone().unwrap_or_default())
-    } else {
-        let retry_secs = decision.reset_ms.saturating_sub(now_ms).div_ceil(1000);
-        ApiError::too_many_requests(format!("rate limit exceeded for {}", decision.which), retry_secs)
-    }
-    .with_details(json!({
-        "limit": decision.limit,
-        "remaining": decision.remaining,
-        "resetMs": decision.reset_ms,
-        "policy": decision.which,
-        "reason": decision.reason,
-    }));
-    // The limiter's own Retry-After (when a unit frees up) beats the generic one.
-    error.headers.retain(|(name, _)| !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(name)));
-    error.headers.extend(headers);
-    Err(error)
 }
