@@ -48,28 +48,8 @@ export async function startLlmDouble(script) {
 
     if (answer.hang) return; // counted as aborted when the client gives up
     if (Array.isArray(answer.anthropic)) {
-      res.writeHead(answer.status ?? 200, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        connection: "keep-alive",
-      });
-      res.flushHeaders();
-      for (const item of answer.anthropic) {
-        if (res.destroyed) return;
-        if (item && typeof item.delayMs === "number" && Object.keys(item).length === 1) {
-          await new Promise((r) => setTimeout(r, item.delayMs));
-        } else if (item && typeof item.comment === "string" && Object.keys(item).length === 1) {
-          res.write(`: ${item.comment}\n\n`);
-        } else if (item && typeof item.raw === "string" && Object.keys(item).length === 1) {
-          res.write(item.raw);
-        } else {
-          const named = item && typeof item.event === "string" && "data" in item;
-          const event = named ? item.event : item?.type ?? "message";
-          const data = named ? item.data : item;
-          res.write(`event: ${event}\ndata: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
-        }
-      }
-      if (res.destroyed) return;
+      // Anthropic Messages: named events (`event: <type>`), no [DONE].
+      if (!(await stream(res, answer, answer.anthropic, anthropicFrame))) return;
       finished = true;
       res.end();
       return;
@@ -80,26 +60,8 @@ export async function startLlmDouble(script) {
       res.end(answer.body ?? "");
       return;
     }
-    res.writeHead(answer.status ?? 200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-    });
-    res.flushHeaders();
-    const chunks = answer.chunks ?? [{ error: answer.error }];
-    for (const item of chunks) {
-      if (res.destroyed) return;
-      if (item && typeof item.delayMs === "number" && Object.keys(item).length === 1) {
-        await new Promise((r) => setTimeout(r, item.delayMs));
-      } else if (item && typeof item.comment === "string" && Object.keys(item).length === 1) {
-        res.write(`: ${item.comment}\n\n`);
-      } else if (item && typeof item.raw === "string" && Object.keys(item).length === 1) {
-        res.write(item.raw);
-      } else {
-        res.write(`data: ${JSON.stringify(item)}\n\n`);
-      }
-    }
-    if (res.destroyed) return;
+    // OpenAI-compatible: unnamed `data:` chunks, then [DONE] unless told otherwise.
+    if (!(await stream(res, answer, answer.chunks ?? [{ error: answer.error }], (item) => `data: ${JSON.stringify(item)}\n\n`))) return;
     if (answer.done !== false && answer.error === undefined) res.write("data: [DONE]\n\n");
     finished = true;
     res.end();
@@ -127,6 +89,32 @@ export async function startLlmDouble(script) {
       await new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Writes an SSE answer item by item: `{delayMs}` pauses, `{comment}` writes a comment line,
+ * `{raw}` writes bytes as given, anything else goes through `frame`. False when the client
+ * went away midway (nothing more is written).
+ */
+async function stream(res, answer, items, frame) {
+  res.writeHead(answer.status ?? 200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  res.flushHeaders();
+  for (const item of items) {
+    if (res.destroyed) return false;
+    const only = (key, type) => item && typeof item[key] === type && Object.keys(item).length === 1;
+    if (only("delayMs", "number")) await new Promise((r) => setTimeout(r, item.delayMs));
+    else if (only("comment", "string")) res.write(`: ${item.comment}\n\n`);
+    else if (only("raw", "string")) res.write(item.raw);
+    else res.write(frame(item));
+  }
+  return !res.destroyed;
+}
+
+function anthropicFrame(item) {
+  const named = item && typeof item.event === "string" && "data" in item;
+  const event = named ? item.event : item?.type ?? "message";
+  const data = named ? item.data : item;
+  return `event: ${event}\ndata: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 }
 
 let counter = 0;
