@@ -27,10 +27,10 @@ before(async () => {
   // host and port. So every function goes through the proxy; only kb-ingest is called here.
   const through = { postgresUrl: proxy.url(postgresUrl) };
   const overrides = Object.fromEntries(FUNCTIONS.map((name) => [name, through]));
-  // A burst of one run per tenant; the model is unreachable (a run still streams, to RUN_ERROR).
+  // A burst of two runs per tenant, no refill; the model is unreachable (a run still streams, to RUN_ERROR).
   overrides["ratelimited-agent"] = {
     ...through,
-    bindings: { LLM_BASE_URLS: "http://127.0.0.1:9", LLM_FIRST_TOKEN_TIMEOUT_MS: "500", RATE_LIMIT_BURST: "1", RATE_LIMIT_IP_PER_MINUTE: "100000" },
+    bindings: { LLM_BASE_URLS: "http://127.0.0.1:9", LLM_FIRST_TOKEN_TIMEOUT_MS: "500", RATE_LIMIT_BURST: "2", RATE_LIMIT_BURST_REFILL_INTERVAL_MS: "3600000", RATE_LIMIT_IP_PER_MINUTE: "100000" },
   };
   bundle = await withTcpNoDelay(() => startBundle({ overrides }));
 });
@@ -129,7 +129,7 @@ test("Postgres down → 503 store_unavailable with Retry-After on every route; b
   assert.equal(proxy.stats.closedOnArrival, recovered.closedOnArrival);
 });
 
-test("over-limit runs are refused from Redis alone: 429 with the database down, no connection tried", async () => {
+test("ratelimited-agent: our outage refunds the limiter; over-limit runs are refused from Redis alone", async () => {
   const id = tenant();
   const run = () =>
     bundle.fetch("/ratelimited-agent/run", {
@@ -137,10 +137,25 @@ test("over-limit runs are refused from Redis alone: 429 with the database down, 
       headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, id)}`, "content-type": "application/json" },
       body: JSON.stringify({ threadId: `th-${id}`, runId: `run-${randomBytes(5).toString("hex")}`, messages: [{ id: "m", role: "user", content: "hi" }], tools: [], context: [], state: {}, forwardedProps: {} }),
     });
+  const settle = () => new Promise((r) => setTimeout(r, 500)); // waitUntil work (audit, refund) finishes
+  // A burst of 2 that does not refill during the test.
   const first = await run();
-  assert.equal(first.status, 200, "the first run is admitted (and caches the plan)");
+  assert.equal(first.status, 200, "admitted; the plan is now cached");
   await first.text();
-  await new Promise((r) => setTimeout(r, 500)); // its audit write (waitUntil) finishes
+  await settle();
+
+  proxy.down();
+  const failed = await run();
+  assert.equal(failed.status, 503, "admitted by the limiter, then the database was down");
+  assert.equal((await failed.json()).error.code, "store_unavailable");
+  await settle();
+  proxy.up();
+
+  const second = await run();
+  assert.equal(second.status, 200, "the unit the outage took was refunded");
+  await second.text();
+  await settle();
+
   const before = { ...proxy.stats };
   proxy.down();
   try {
@@ -150,7 +165,7 @@ test("over-limit runs are refused from Redis alone: 429 with the database down, 
       assert.equal(refused.status, 429, JSON.stringify(body));
       assert.equal(body.error.code, "rate_limited");
     }
-    assert.equal(proxy.stats.accepted, before.accepted, "no Postgres connection was even attempted");
+    assert.equal(proxy.stats.accepted, before.accepted, "over the limit, no Postgres connection is even attempted");
   } finally {
     proxy.up();
   }

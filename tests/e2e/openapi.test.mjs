@@ -139,7 +139,7 @@ before(async () => {
     overrides: {
       agent: { bindings: llmBindings },
       // A burst of one: a tenant's second run at once is a 429 (each test uses its own tenant).
-      "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "100000", RATE_LIMIT_BURST: "1" } },
+      "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "100000", RATE_LIMIT_BURST: "1", RATE_LIMIT_BURST_REFILL_INTERVAL_MS: "3600000" } },
     },
   });
 });

@@ -162,6 +162,9 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
       // and a reset client leaves Postgres holding an idle transaction and Node alive).
       const upstream = lastUpstream;
       upstream?.setNoDelay?.(true);
+      // An outage test cutting the database mid-write makes the upstream side fail too
+      // ("socket has been ended by the other party"); the proxy has no handler for that.
+      upstream?.on?.("error", () => {});
       socket.on("close", () => upstream?.destroy());
       // The proxy attaches no error handler; a connection reset while the runtime shuts down
       // (a waitUntil audit write cut off by dispose) would otherwise crash the test process.

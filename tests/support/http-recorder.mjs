@@ -6,7 +6,7 @@
 
 import http from "node:http";
 
-export async function startRecorder({ forwardTo = null, status = 200 } = {}) {
+export async function startRecorder({ forwardTo = null, status = 200, host = "127.0.0.1" } = {}) {
   const requests = [];
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -34,9 +34,9 @@ export async function startRecorder({ forwardTo = null, status = 200 } = {}) {
       res.end(String(e));
     }
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(0, host, resolve));
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://${host}:${server.address().port}`,
     requests,
     /** Waits until `predicate` holds for a recorded request; returns that request. */
     async waitFor(predicate, timeoutMs = 5000) {
@@ -69,7 +69,7 @@ export function requestPoints(exports) {
         if (!duration) throw new Error("an export without the request duration metric");
         for (const p of duration.histogram.dataPoints) {
           checkHistogramPoint(p);
-          const tokens = byName["gen_ai.client.token.usage"]?.histogram.dataPoints ?? [];
+          const tokens = byName["sba.agent.run.token.usage"]?.histogram.dataPoints ?? [];
           points.push({
             resource,
             temporality: duration.histogram.aggregationTemporality,
@@ -80,7 +80,7 @@ export function requestPoints(exports) {
             endNs: BigInt(p.timeUnixNano),
             exemplar: p.exemplars?.[0],
             tokens: Object.fromEntries(tokens.map((t) => (checkHistogramPoint(t), [flatten(t.attributes)["gen_ai.token.type"], t.sum]))),
-            modelSeconds: byName["gen_ai.client.operation.duration"]?.histogram.dataPoints[0].sum,
+            modelSeconds: byName["sba.agent.run.model.duration"]?.histogram.dataPoints[0].sum,
           });
         }
       }

@@ -98,6 +98,15 @@ impl RequestContext {
         }
     }
 
+    /// The handler failed after declaring a stream: there is no stream to wait for, so the
+    /// request reports as soon as `serve` hands the report over.
+    pub(crate) fn forget_stream(&self) {
+        let mut state = self.stream.borrow_mut();
+        if matches!(*state, StreamState::Open) {
+            *state = StreamState::Ended;
+        }
+    }
+
     /// Called by `serve` once the response is built: a plain response reports now, a stream
     /// that is still open waits for [`RequestContext::end_stream`].
     pub(crate) fn report(&self, report: Report, now_ms: f64) {

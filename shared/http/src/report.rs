@@ -10,8 +10,9 @@
 use crate::RequestContext;
 use sba_observe::{parse_otlp_headers, LogLine, RequestPoint};
 use std::fmt;
+use std::sync::OnceLock;
 use wasm_bindgen::JsValue;
-use worker::{console_log, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{console_log, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// Where a streamed response stands, as far as its data point is concerned.
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl Report {
         let point = RequestPoint {
             function: self.function,
             version: self.version,
+            instance: isolate_id(),
             method: &self.method,
             route: ctx.route(),
             status: self.status,
@@ -90,6 +92,7 @@ impl Report {
             llm,
             trace_id: &ctx.trace.trace_id,
             span_id: &ctx.trace.span_id,
+            sampled: ctx.trace.sampled(),
         };
         let body = point.to_otlp().to_string();
         let (function, request_id) = (self.function, ctx.request_id.as_str().to_owned());
@@ -103,6 +106,16 @@ impl Report {
             }
         });
     }
+}
+
+/// A random id for this isolate (module globals live as long as the isolate does).
+fn isolate_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })
 }
 
 fn iso_timestamp(epoch_ms: f64) -> String {
@@ -140,7 +153,12 @@ impl Exporter {
             headers.set(name, value).map_err(|_| format!("OTEL_EXPORTER_OTLP_HEADERS: invalid header {name}"))?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(&body)));
+        // Never follow a redirect: it would carry the collector's credentials to a host the
+        // allowlist never saw.
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(JsValue::from_str(&body)))
+            .with_redirect(RequestRedirect::Manual);
         let request = Request::new_with_init(&self.url, &init).map_err(|e| e.to_string())?;
         let response = Fetch::Request(request).send().await.map_err(|e| format!("collector unreachable: {e}"))?;
         match response.status_code() {

@@ -30,7 +30,7 @@ where
     };
 
     let call = Call { req, env: env.clone(), path, ctx: ctx.clone() };
-    let (mut response, error) = match handler(call).await {
+    let (mut response, mut error) = match handler(call).await {
         Ok(response) => (response, None),
         Err(error) => (error_response(&error, ctx.request_id.as_str()), Some(error)),
     };
@@ -38,12 +38,17 @@ where
     if let Err(e) = decorate(&mut response, &ctx, total_ms) {
         // Only happens if the handler returned a response with immutable headers (a proxied
         // fetch); answer a clean error rather than an undecorated response.
-        let error = ApiError::internal(format!("cannot set response headers: {e}"));
-        response = error_response(&error, ctx.request_id.as_str());
+        let failure = ApiError::internal(format!("cannot set response headers: {e}"));
+        response = error_response(&failure, ctx.request_id.as_str());
         let _ = decorate(&mut response, &ctx, total_ms);
+        error = Some(failure);
     }
 
-    // The log line and the metrics data point: now, or for a stream when it ends.
+    // The log line and the metrics data point: now, or for a stream when it ends. An error
+    // answer is never the declared stream (whatever became of it), so it reports now.
+    if error.is_some() {
+        ctx.forget_stream();
+    }
     let now = js_sys::Date::now();
     let report = Report {
         function: service.name,

@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 pub struct RequestPoint<'a> {
     pub function: &'a str,
     pub version: &'a str,
+    /// `service.instance.id`: one per isolate, so a backend can tell apart the many writers
+    /// of the same DELTA series.
+    pub instance: &'a str,
     pub method: &'a str,
     /// The route pattern, never the raw path (ids stay out of metric attributes).
     pub route: &'a str,
@@ -23,7 +26,8 @@ pub struct RequestPoint<'a> {
     /// `allowed`, `denied`, `denied_cached`, `allowed_fail_open`, `failed_closed`, or none
     /// when no limiter ran.
     pub limit_decision: Option<&'a str>,
-    /// The error code of a failed request (`error.type` in the conventions).
+    /// The error code of a failed request; reported as `error.type` for 5xx only (the
+    /// conventions' rule for servers: a 4xx is the client's outcome, not our error).
     pub error_code: Option<&'a str>,
     pub start_ms: f64,
     pub duration_ms: f64,
@@ -31,6 +35,8 @@ pub struct RequestPoint<'a> {
     pub llm: Option<LlmUsage>,
     pub trace_id: &'a str,
     pub span_id: &'a str,
+    /// Exemplars only for sampled traces: otherwise they would name a span nobody records.
+    pub sampled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,8 +49,8 @@ pub struct LlmUsage {
 
 /// The semantic conventions' advisory buckets for `http.server.request.duration` (seconds).
 const DURATION_BOUNDS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
-/// Advisory buckets for `gen_ai.client.token.usage`.
-const TOKEN_BOUNDS: [f64; 13] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0];
+/// Token buckets (the conventions' advisory ones for token counts).
+const TOKEN_BOUNDS: [f64; 14] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0];
 /// OTLP `AggregationTemporality`: each export carries only this request.
 const DELTA: u8 = 1;
 
@@ -70,14 +76,16 @@ impl RequestPoint<'_> {
                 with_kind.push(string_attribute("gen_ai.token.type", kind));
                 points.push(self.histogram_point(&with_kind, &start, &end, tokens as f64, &TOKEN_BOUNDS));
             }
+            // Per RUN, hence our own names: the `gen_ai.client.*` conventions are per model
+            // call, with provider and model attributes a run does not have.
             metrics.push(json!({
-                "name": "gen_ai.client.token.usage",
+                "name": "sba.agent.run.token.usage",
                 "description": "Tokens used by the model calls of one agent run.",
                 "unit": "{token}",
                 "histogram": { "aggregationTemporality": DELTA, "dataPoints": points },
             }));
             metrics.push(json!({
-                "name": "gen_ai.client.operation.duration",
+                "name": "sba.agent.run.model.duration",
                 "description": "Time spent waiting on the model during one agent run.",
                 "unit": "s",
                 "histogram": {
@@ -92,6 +100,7 @@ impl RequestPoint<'_> {
                     string_attribute("service.name", self.function),
                     string_attribute("service.namespace", "sba-edge"),
                     string_attribute("service.version", self.version),
+                    string_attribute("service.instance.id", self.instance),
                 ]},
                 "scopeMetrics": [{
                     "scope": { "name": "sba-edge", "version": self.version },
@@ -113,7 +122,7 @@ impl RequestPoint<'_> {
         if let Some(decision) = self.limit_decision {
             attributes.push(string_attribute("sba.limit.decision", decision));
         }
-        if let Some(code) = self.error_code {
+        if let Some(code) = self.error_code.filter(|_| self.status >= 500) {
             attributes.push(string_attribute("error.type", code));
         }
         attributes
@@ -124,6 +133,11 @@ impl RequestPoint<'_> {
         let value = if value.is_finite() { value.max(0.0) } else { 0.0 };
         let bucket = bounds.iter().position(|b| value <= *b).unwrap_or(bounds.len());
         let counts: Vec<String> = (0..=bounds.len()).map(|i| if i == bucket { "1" } else { "0" }.to_owned()).collect();
+        let exemplars = if self.sampled {
+            json!([{ "timeUnixNano": end, "asDouble": value, "traceId": self.trace_id, "spanId": self.span_id }])
+        } else {
+            json!([])
+        };
         json!({
             "attributes": attributes,
             "startTimeUnixNano": start,
@@ -134,12 +148,7 @@ impl RequestPoint<'_> {
             "max": value,
             "bucketCounts": counts,
             "explicitBounds": bounds,
-            "exemplars": [{
-                "timeUnixNano": end,
-                "asDouble": value,
-                "traceId": self.trace_id,
-                "spanId": self.span_id,
-            }],
+            "exemplars": exemplars,
         })
     }
 }
@@ -177,7 +186,7 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
+            let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -196,6 +205,7 @@ mod tests {
         RequestPoint {
             function: "kb-ingest",
             version: "0.1.0",
+            instance: "isolate-1",
             method: "GET",
             route: "/search",
             status: 200,
@@ -207,6 +217,7 @@ mod tests {
             llm: None,
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
             span_id: "00f067aa0ba902b7",
+            sampled: true,
         }
     }
 
@@ -235,6 +246,10 @@ mod tests {
         assert_eq!(attribute(p, "sba.tenant").unwrap()["stringValue"], "t-1");
         assert!(attribute(p, "sba.limit.decision").is_none());
         assert_eq!(p["exemplars"][0]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        let instance = &resource["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == "service.instance.id").unwrap()["value"];
+        assert_eq!(instance["stringValue"], "isolate-1");
+        let unsampled = RequestPoint { sampled: false, ..point() }.to_otlp();
+        assert_eq!(unsampled["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"][0]["exemplars"], json!([]));
     }
 
     #[test]
@@ -261,14 +276,17 @@ mod tests {
         .to_otlp();
         let metrics = body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].as_array().unwrap();
         let names: Vec<&str> = metrics.iter().map(|m| m["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["http.server.request.duration", "gen_ai.client.token.usage", "gen_ai.client.operation.duration"]);
+        assert_eq!(names, ["http.server.request.duration", "sba.agent.run.token.usage", "sba.agent.run.model.duration"]);
         let tokens = metrics[1]["histogram"]["dataPoints"].as_array().unwrap();
         assert_eq!(tokens[0]["sum"], 120.0);
         assert_eq!(attribute(&tokens[0], "gen_ai.token.type").unwrap()["stringValue"], "input");
         assert_eq!(tokens[1]["sum"], 7.0);
         let request = &metrics[0]["histogram"]["dataPoints"][0];
         assert_eq!(attribute(request, "sba.limit.decision").unwrap()["stringValue"], "denied");
-        assert_eq!(attribute(request, "error.type").unwrap()["stringValue"], "rate_limited");
+        assert!(attribute(request, "error.type").is_none(), "a 429 is the client's outcome, not our error");
+        let failed = RequestPoint { status: 503, error_code: Some("store_unavailable"), ..point() }.to_otlp();
+        let failed = &failed["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"][0];
+        assert_eq!(attribute(failed, "error.type").unwrap()["stringValue"], "store_unavailable");
         assert_eq!(metrics[2]["histogram"]["dataPoints"][0]["sum"], 0.3);
     }
 
@@ -288,5 +306,6 @@ mod tests {
         );
         assert!(parse_otlp_headers("").is_empty());
         assert!(parse_otlp_headers("k=%zz").is_empty());
+        assert!(parse_otlp_headers("k=%+1").is_empty(), "a sign is not a hex digit");
     }
 }

@@ -22,8 +22,9 @@ impl TraceContext {
                 trace_id: parent.trace_id,
                 span_id,
                 parent_span_id: Some(parent.parent_id),
-                flags: parent.flags,
-                tracestate: tracestate.map(str::trim).filter(|s| !s.is_empty() && s.len() <= 512).map(str::to_owned),
+                // Only `sampled` is defined; the spec says to zero flags we do not know.
+                flags: parent.flags & SAMPLED,
+                tracestate: tracestate.map(str::trim).filter(|s| valid_tracestate(s)).map(str::to_owned),
             },
             None => Self {
                 trace_id: nonzero_hex(&random[0..16]),
@@ -39,6 +40,36 @@ impl TraceContext {
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
     }
+
+    /// Whether the caller records this trace (only then do exemplars point at a real span).
+    pub fn sampled(&self) -> bool {
+        self.flags & SAMPLED != 0
+    }
+}
+
+const SAMPLED: u8 = 0x01;
+
+/// W3C `tracestate`: at most 32 comma-separated `key=value` members, 512 bytes. The value is
+/// forwarded on every outgoing request, so anything else is dropped whole — in particular
+/// bytes outside printable ASCII, which some HTTP clients refuse to send (a caller could
+/// otherwise make every Redis call of the request fail).
+fn valid_tracestate(state: &str) -> bool {
+    let members: Vec<&str> = state.split(',').map(|m| m.trim_matches([' ', '\t'])).filter(|m| !m.is_empty()).collect();
+    !members.is_empty()
+        && members.len() <= 32
+        && state.len() <= 512
+        && members.iter().all(|member| {
+            let Some((key, value)) = member.split_once('=') else { return false };
+            let key_ok = !key.is_empty()
+                && key.len() <= 256
+                && key.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/@".contains(&b));
+            let value_ok = !value.is_empty()
+                && value.len() <= 256
+                && !value.ends_with(' ')
+                && value.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=');
+            key_ok && value_ok
+        })
 }
 
 struct Parent {
@@ -108,10 +139,24 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_sampled_flag_as_given() {
+    fn keeps_the_sampled_flag_as_given_and_zeroes_unknown_flags() {
         let ctx = TraceContext::from_headers(Some(&PARENT.replace("-01", "-00")), None, [1; 24]);
         assert_eq!(ctx.flags, 0);
+        assert!(!ctx.sampled());
         assert!(ctx.traceparent().ends_with("-00"));
+        let ctx = TraceContext::from_headers(Some(&PARENT.replace("-01", "-ff")), None, [1; 24]);
+        assert!(ctx.sampled());
+        assert!(ctx.traceparent().ends_with("-01"), "{}", ctx.traceparent());
+    }
+
+    #[test]
+    fn only_a_well_formed_tracestate_is_passed_on() {
+        let state = |s: &str| TraceContext::from_headers(Some(PARENT), Some(s), [3; 24]).tracestate;
+        assert_eq!(state("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7").as_deref(), Some("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"));
+        assert_eq!(state("fw529a3039@dt=abc").as_deref(), Some("fw529a3039@dt=abc"));
+        for bad in ["a=é", "a=b\u{7f}", "no-equals", "Upper=x", "=x", "k=", "k=a,b", "k=v=w", &"k=v,".repeat(33), &format!("k={}", "v".repeat(600))] {
+            assert_eq!(state(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod limits;
 pub mod period;
 pub mod plan;
 
-pub use limits::{admit, LimitConfig};
+pub use limits::{admit, refund, LimitConfig};
 pub use sba_limits::{verdict, Admission};
 pub use period::{charge_run, record_tokens, QuotaError};
 pub use plan::{cached_plan, load_plan, plan_from_cache};

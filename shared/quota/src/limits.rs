@@ -9,20 +9,23 @@ const MINUTE_MS: u64 = 60_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitConfig {
     pub ip_per_minute: u64,
-    /// Tokens in the burst bucket, refilled `burst_refill_per_second` per second.
+    /// Tokens in the burst bucket, `burst_refill` of them added back every
+    /// `burst_refill_interval_ms` (1 s by default).
     pub burst: u64,
-    pub burst_refill_per_second: u64,
+    pub burst_refill: u64,
+    pub burst_refill_interval_ms: u64,
     pub on_failure: FailPolicy,
 }
 
 impl Default for LimitConfig {
     fn default() -> Self {
-        Self { ip_per_minute: 20, burst: 10, burst_refill_per_second: 1, on_failure: FailPolicy::Open }
+        Self { ip_per_minute: 20, burst: 10, burst_refill: 1, burst_refill_interval_ms: 1000, on_failure: FailPolicy::Open }
     }
 }
 
 impl LimitConfig {
-    /// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_BURST`, `RATE_LIMIT_BURST_REFILL_PER_SECOND`,
+    /// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_BURST`, `RATE_LIMIT_BURST_REFILL_PER_SECOND`
+    /// (tokens per refill interval), `RATE_LIMIT_BURST_REFILL_INTERVAL_MS` (1000),
     /// `RATE_LIMIT_ON_REDIS_FAILURE` (`open` | `closed`).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
@@ -30,7 +33,8 @@ impl LimitConfig {
         Self {
             ip_per_minute: number("RATE_LIMIT_IP_PER_MINUTE", d.ip_per_minute),
             burst: number("RATE_LIMIT_BURST", d.burst),
-            burst_refill_per_second: number("RATE_LIMIT_BURST_REFILL_PER_SECOND", d.burst_refill_per_second),
+            burst_refill: number("RATE_LIMIT_BURST_REFILL_PER_SECOND", d.burst_refill),
+            burst_refill_interval_ms: number("RATE_LIMIT_BURST_REFILL_INTERVAL_MS", d.burst_refill_interval_ms),
             on_failure: match get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref().map(str::trim) {
                 Some("closed") => FailPolicy::Closed,
                 _ => FailPolicy::Open,
@@ -51,18 +55,31 @@ pub async fn admit(
     now_ms: u64,
     record: impl FnOnce(&'static str),
 ) -> Result<Admission, ApiError> {
+    let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
+    let decision = limiter.check(&ids, 1, now_ms).await;
+    record(decision.outcome());
+    let headers = limiter.headers(&decision, now_ms);
+    verdict(decision, headers, now_ms)
+}
+
+/// Gives back what [`admit`] took, for a run that was admitted but then failed on our side
+/// (the database down): the client's retry should not find its budget spent by our outage.
+/// Never for a quota refusal — those must keep costing, or an exhausted tenant could hammer
+/// the database at will. Best effort: a failed refund is the same as none.
+pub async fn refund(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_minute: u64, ip: &str, now_ms: u64) {
+    let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
+    limiter.check(&ids, -1, now_ms).await;
+}
+
+fn run_limiter(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_minute: u64, ip: &str) -> (Limiter, [String; 3]) {
     let limiter = Limiter::new(
         redis,
         vec![
             Policy::sliding_window("tenant", tenant_per_minute.max(1), MINUTE_MS),
             Policy::sliding_window("ip", config.ip_per_minute, MINUTE_MS),
-            Policy::token_bucket("burst", config.burst, 1000, config.burst_refill_per_second).with_prefix("sba:burst"),
+            Policy::token_bucket("burst", config.burst, config.burst_refill_interval_ms, config.burst_refill).with_prefix("sba:burst"),
         ],
     )
     .with_fail_policy(config.on_failure);
-    let ids = [format!("tenant:{tenant}"), format!("ip:{ip}"), format!("tenant:{tenant}")];
-    let decision = limiter.check(&ids, 1, now_ms).await;
-    record(decision.outcome());
-    let headers = limiter.headers(&decision, now_ms);
-    verdict(decision, headers, now_ms)
+    (limiter, [format!("tenant:{tenant}"), format!("ip:{ip}"), format!("tenant:{tenant}")])
 }

@@ -9,7 +9,6 @@ use sba_ratelimit::{BlockCache, Decision, FailPolicy, Limiter, Policy, Reason};
 use sba_redis::{RedisRest, RedisValue};
 use tokio::net::TcpListener;
 
-
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run through scripts/test or set SBA_REDIS_REST_URL and SBA_REDIS_REST_TOKEN")
