@@ -28,25 +28,7 @@ pub fn redis_for(call: &Call) -> Result<RedisRest, ApiError> {
     Ok(redis(&call.env)?.with_headers(call.ctx.trace_headers()))
 }
 
-pub const OUTBOUND_ALLOWLIST: &str = "OUTBOUND_ALLOWLIST";
-
-/// `url`, if the allowlist lets this Worker call it; else a 503 naming the refused host
-/// (our configuration is wrong, not the caller's request).
-pub fn outbound_url(env: &Env, url: &str) -> Result<String, ApiError> {
-    let list = sba_outbound::Allowlist::parse(&setting(env, OUTBOUND_ALLOWLIST).unwrap_or_default());
-    list.check(url)
-        .map(|()| url.to_owned())
-        .map_err(|refused| ApiError::unavailable("outbound_not_allowed", refused.to_string(), 30))
-}
-
-/// A string setting, whether bound as a secret or as a plain var (the runtime does not care;
-/// a deploy may choose either).
-pub fn setting(env: &Env, name: &str) -> Result<String, ApiError> {
-    env.secret(name)
-        .or_else(|_| env.var(name))
-        .map(|v| v.to_string())
-        .map_err(|_| ApiError::unavailable("not_configured", format!("{name} is not set"), 30))
-}
+pub use sba_http::{outbound_url, setting, OUTBOUND_ALLOWLIST};
 
 /// Readiness probes for Postgres (through Hyperdrive) and Redis (REST).
 pub fn probes(env: &Env) -> Vec<Probe> {

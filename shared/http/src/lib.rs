@@ -15,6 +15,7 @@ mod reply;
 pub mod security;
 mod serve;
 mod service;
+mod settings;
 
 pub use body::read_limited;
 pub use call::{Call, RequestContext, StreamEnd};
@@ -24,4 +25,5 @@ pub use sba_errors::ApiError;
 pub use sba_observe::LlmUsage;
 pub use serve::serve;
 pub use service::{RoutePath, Service};
+pub use settings::{outbound_url, setting, OUTBOUND_ALLOWLIST};
 pub use sba_sleep::sleep;

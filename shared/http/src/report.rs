@@ -111,11 +111,7 @@ impl Report {
 /// A random id for this isolate (module globals live as long as the isolate does).
 fn isolate_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        let _ = getrandom::fill(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    })
+    ID.get_or_init(|| crate::serve::random_bytes::<8>().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn iso_timestamp(epoch_ms: f64) -> String {
@@ -129,17 +125,14 @@ struct Exporter {
 
 impl Exporter {
     fn from_env(env: &Env) -> Option<Self> {
-        let setting = |name: &str| {
-            env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|v| !v.trim().is_empty())
-        };
+        let setting = |name: &str| crate::setting(env, name).ok().filter(|v| !v.trim().is_empty());
         let url = match (setting("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), setting("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             (Some(url), _) => url.trim().to_owned(),
             (None, Some(base)) => format!("{}/v1/metrics", base.trim().trim_end_matches('/')),
             (None, None) => return None,
         };
-        let allowlist = sba_outbound::Allowlist::parse(&setting("OUTBOUND_ALLOWLIST").unwrap_or_default());
-        if let Err(refused) = allowlist.check(&url) {
-            console_log!("{}", serde_json::json!({ "level": "warn", "event": "metrics_export_refused", "detail": refused.to_string() }));
+        if let Err(refused) = crate::outbound_url(env, &url) {
+            console_log!("{}", serde_json::json!({ "level": "warn", "event": "metrics_export_refused", "detail": refused.message }));
             return None;
         }
         let headers = setting("OTEL_EXPORTER_OTLP_HEADERS").map(|h| parse_otlp_headers(&h)).unwrap_or_default();

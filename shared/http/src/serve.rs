@@ -94,7 +94,7 @@ fn header(headers: &worker::Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // crypto.getRandomValues cannot fail for these sizes; zeros would still be valid ids.
     let _ = getrandom::fill(&mut bytes);
