@@ -19,7 +19,7 @@ pub mod error;
 #[path = "../../shared/llm/src/openai.rs"]
 pub mod openai;
 pub mod types {
-    pub use sba_llm::{ChatMessage, ChatRequest, FinishReason, Provider, StreamEvent, Usage};
+    pub use sba_llm::{v1_endpoint, ChatMessage, ChatRequest, FinishReason, Provider, StreamEvent, Usage};
 }
 
 use error::LlmError;

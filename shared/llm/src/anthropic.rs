@@ -15,12 +15,7 @@ pub const DEFAULT_MAX_TOKENS: u32 = 1024;
 
 /// `{base_url}/v1/messages`, without doubling a `/v1` the base already ends with.
 pub fn messages_url(base_url: &str) -> String {
-    let base = base_url.trim_end_matches('/');
-    if base.ends_with("/v1") {
-        format!("{base}/messages")
-    } else {
-        format!("{base}/v1/messages")
-    }
+    crate::types::v1_endpoint(base_url, "messages")
 }
 
 /// The streaming Messages request body for `provider`: system messages joined into `system`,

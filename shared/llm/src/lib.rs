@@ -30,5 +30,5 @@ pub use openai::{chat_completions_url, request_body};
 pub use sse::{SseDecoder, SseEvent};
 pub use types::{
     ChatMessage, ChatRequest, Dialect, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec,
-    Usage,
+    Usage, v1_endpoint,
 };

@@ -8,12 +8,7 @@ use serde_json::{json, Map, Value};
 
 /// `{base_url}/v1/chat/completions`, without doubling a `/v1` the base already ends with.
 pub fn chat_completions_url(base_url: &str) -> String {
-    let base = base_url.trim_end_matches('/');
-    if base.ends_with("/v1") {
-        format!("{base}/chat/completions")
-    } else {
-        format!("{base}/v1/chat/completions")
-    }
+    crate::types::v1_endpoint(base_url, "chat/completions")
 }
 
 /// The streaming request body for `provider`.

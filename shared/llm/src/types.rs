@@ -45,6 +45,17 @@ impl Dialect {
     }
 }
 
+/// `{base_url}/v1/{path}`, without doubling a `/v1` the base already ends with (both
+/// dialects accept `https://api.example.com` and `https://api.example.com/v1`).
+pub fn v1_endpoint(base_url: &str, path: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    if base.ends_with("/v1") {
+        format!("{base}/{path}")
+    } else {
+        format!("{base}/v1/{path}")
+    }
+}
+
 /// One upstream: a server, the dialect it speaks and the model to ask for.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Provider {
