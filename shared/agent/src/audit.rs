@@ -48,10 +48,6 @@ impl Trail {
         }
     }
 
-    pub fn tokens(&self) -> i64 {
-        self.entries.iter().map(|e| i64::from(e.prompt_tokens.unwrap_or(0)) + i64::from(e.completion_tokens.unwrap_or(0))).sum()
-    }
-
     pub async fn write(self, env: Env, redis: Option<RedisRest>) {
         let message = json!({ "tenant": self.tenant, "runId": self.run_id, "threadId": self.thread_id, "entries": self.entries });
         let Trail { tenant, claims, thread_id, run_id, entries, .. } = self;

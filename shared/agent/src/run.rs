@@ -84,8 +84,10 @@ pub async fn handle_run(
         let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log);
         orchestrator::run(run, &mut emitter, &mut trail).await;
         drop(emitter);
-        request_ctx.set_llm_usage(trail.llm_usage());
-        let tokens = trail.tokens();
+        let usage = trail.llm_usage();
+        request_ctx.set_llm_usage(usage);
+        // Only LLM steps carry tokens: the run's total is the usage's.
+        let tokens = i64::try_from(usage.input_tokens + usage.output_tokens).unwrap_or(i64::MAX);
         let tenant_id = trail.tenant.clone();
         let audit_env = env.clone();
         request_ctx.wait_until(async move {
