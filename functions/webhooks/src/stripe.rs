@@ -17,9 +17,12 @@ const DB_TIMEOUT: Duration = Duration::from_secs(8);
 pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     // Secrets first: a misconfigured deploy must say so, not blame the sender.
     let secrets = sba_webhook_verify::parse_secrets(&setting(&call.env, "STRIPE_WEBHOOK_SECRETS")?);
+    // The body before any 400: answering with the request body unread makes the runtime drop
+    // the connection, and a keep-alive client's next request on it fails ("other side
+    // closed"; seen in the e2e suite). BaseHub reads it first too.
+    let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let signature = header(&call, "stripe-signature")
         .ok_or_else(|| ApiError::bad_request("signature_missing", "Stripe-Signature header is required"))?;
-    let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     sba_webhook_verify::verify_stripe(&body, &signature, &secret_refs, TOLERANCE_SECS, now_secs())?;
     crate::refuse_nul(&body)?;
