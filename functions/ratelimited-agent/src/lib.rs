@@ -2,11 +2,9 @@
 //! and a burst bucket are limited too (one Redis round trip for the three), and runs and LLM
 //! tokens are counted against the billing period — all decided BEFORE the stream opens.
 //!
-//! The Worker is only wiring: admission (`admission`) in front of `sba-agent`.
+//! The Worker is only wiring: `sba-agent`'s admission in front of its run.
 
-mod admission;
-
-use sba_agent::{handle_resume, handle_run, read_input, RunHooks};
+use sba_agent::{admit_run, handle_resume, handle_run, read_input, RunHooks};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -33,7 +31,7 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
             let tenant = sba_extract::tenant(&call).await?;
             // A malformed request is refused before it costs a limit unit or a quota run.
             let input = read_input(&mut call).await?;
-            let limit_headers = admission::admit_run(&call, &tenant).await?;
+            let limit_headers = admit_run(&call, &tenant).await?;
             handle_run(call, tenant, input, limit_headers, RunHooks { record_tokens: true }).await
         }
         ["runs", run_id, "events"] => {

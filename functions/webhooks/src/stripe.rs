@@ -46,12 +46,17 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
         call.ctx.set_tenant(tenant);
     }
     if let Some(plan) = &plan {
-        // After commit: the limiter must see the new limits at once (drop the cached plan),
-        // and subscribers learn of the change. Best effort: the event is already applied, and
-        // the cache entry expires on its own within a minute if this fails.
+        // After commit: the limiter must see the new limits at once (the new plan replaces the
+        // cached one, so the next run needs no database read for it), and subscribers learn
+        // of the change. Best effort: the event is already applied, and the cache entry
+        // expires on its own within a minute if this fails.
         let message = json!({ "tenant": plan.tenant, "plan": plan.plan, "status": plan.status, "eventId": event_id });
         let commands = [
-            Cmd::new("DEL").arg(sba_billing::plans::cache_key(&plan.tenant)),
+            Cmd::new("SET")
+                .arg(sba_billing::plans::cache_key(&plan.tenant))
+                .arg(sba_billing::plans::to_cache(plan))
+                .arg("EX")
+                .arg(sba_billing::plans::CACHE_TTL_SECS.to_string()),
             Cmd::new("PUBLISH").arg(sba_billing::plans::billing_channel(&plan.tenant)).arg(message.to_string()),
         ];
         match sba_config::redis_for(&call) {

@@ -9,8 +9,10 @@
 //! re-POST of the same run replays it instead of running twice. Audit rows are written after
 //! the response (`audit`).
 //!
-//! Not for: admission (rate limits and quotas are decided by the caller before the stream).
+//! Admission (`admission`): the plan-aware limits and period quota a run must pass before
+//! its stream opens; a Worker calls it before `handle_run`.
 
+pub mod admission;
 mod audit;
 mod config;
 mod emitter;
@@ -18,5 +20,6 @@ mod orchestrator;
 mod resume;
 mod run;
 
+pub use admission::admit_run;
 pub use resume::handle_resume;
 pub use run::{handle_run, read_input, RunHooks};

@@ -29,7 +29,7 @@ pub struct Run {
     pub claims: Value,
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
@@ -143,6 +143,9 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
                         break;
                     }
                 }
+                // The log trails the stream by at most a flush interval, so a client that
+                // resumes a live run follows it closely.
+                emitter.flush_if_due().await;
             }
             drop(stream);
             if let Some(message_id) = text_id.take() {
@@ -215,21 +218,28 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
         Err(("step_limit".to_owned(), format!("the run stopped after {MAX_STEPS} model steps")))
     };
 
+    let status = if outcome.is_ok() { "finished" } else { "error" };
     match outcome {
         Ok(()) => emitter.emit(Event::RunFinished { thread_id, run_id, result: None }),
         Err((code, message)) => emitter.emit(Event::RunError { message, code: Some(code) }),
     }
     emitter.flush().await;
-    trail.entries.push(Entry {
+    trail.entries.push(run_entry(status, started));
+}
+
+/// The audit entry of the run as a whole: `finished`, `error` (it ended in RUN_ERROR) or
+/// `aborted` (cut short from outside the orchestrator).
+pub(crate) fn run_entry(status: &str, started: f64) -> Entry {
+    Entry {
         kind: "run",
         name: "run".into(),
         arguments_sha256: None,
-        status: "finished".into(),
+        status: status.to_owned(),
         duration_ms: (now_ms() - started) as i32,
         prompt_tokens: None,
         completion_tokens: None,
         detail: json!({}),
-    });
+    }
 }
 
 fn llm_entry(step: &str, status: &str, started: f64, provider: Option<&str>, detail: Value) -> Entry {

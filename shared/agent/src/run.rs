@@ -1,26 +1,44 @@
 //! `POST …/run`: admission is done by the caller; here the input is validated and claimed
-//! (a re-POST of a known run replays its log), then the response streams while the run is
-//! driven BY the stream itself — so a client that disconnects drops the run and with it the
-//! upstream LLM request.
+//! (a re-POST of a known run replays its log), then the run is driven in `waitUntil` and the
+//! response streams its events as they come.
+//!
+//! A run outlives its connection: when the client disconnects, the run goes on and writes
+//! every event to the run log, so a resume (`Last-Event-ID`) or a re-POST gets the rest. The
+//! platform keeps `waitUntil` work alive for a limited time after the client is gone (30 s
+//! on Cloudflare), so a run still going [`DETACHED_LIMIT`] after its client left is ended
+//! with RUN_ERROR `run_abandoned` — recorded in the log, the audit trail and the usage like
+//! any other end. If the isolate dies outright, the run's lease in Redis lapses and the next
+//! reader ends the log with RUN_ERROR `run_lost`: every reader sees one terminal event.
 
 use crate::audit::Trail;
 use crate::emitter::Emitter;
 use crate::orchestrator::{self, Run};
 use crate::resume::replay_stream;
 use futures_channel::{mpsc, oneshot};
-use futures_util::{future, stream, StreamExt};
+use futures_util::future::{self, Either};
+use futures_util::{stream, StreamExt};
 use sba_agui::sse::SSE_HEADERS;
-use sba_agui::{Claim, RunAgentInput, RunLog};
+use sba_agui::{Claim, Event, RunAgentInput, RunLog};
 use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::PgError;
+use std::pin::pin;
 use std::time::Duration;
 use worker::Response;
 
 const BODY_LIMIT: usize = 1024 * 1024;
+/// Per run-log call, from when it is handed to the runtime (a burst makes answers late).
+pub(crate) const RUN_LOG_TIMEOUT: Duration = Duration::from_secs(5);
 /// `: ping` after this much silence keeps proxies from cutting the stream (`SSE_HEARTBEAT_MS`).
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long a run may go on after its client left (`RUN_DETACHED_LIMIT_MS`): under the 30 s
+/// Cloudflare grants `waitUntil` work after a client disconnects, with room to write the end.
+pub const DETACHED_LIMIT: Duration = Duration::from_secs(25);
+/// How often the run's watcher looks at its client and lease.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How often a quiet run renews its lease (well inside `sba_agui::run_log::LEASE_MS`).
+const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 
 /// What the caller wants done around a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,13 +61,13 @@ pub async fn handle_run(
 ) -> Result<Response, ApiError> {
     let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
-    let redis = sba_config::redis_for(&call)?.with_timeout(Duration::from_secs(2));
+    let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
     match log.claim(&input.thread_id).await {
         Ok(Claim::Fresh) => {}
         Ok(Claim::Existing { thread_id }) if thread_id == input.thread_id => {
             // The same run posted again (a retry): replay it, never run it twice.
-            return sse_response(replay_stream(log, None).boxed_local(), &extra_headers);
+            return sse_response(replay_stream(log, input.run_id.clone(), None, heartbeat(&call)).boxed_local(), &extra_headers);
         }
         Ok(Claim::Existing { .. }) => {
             return Err(ApiError::new(409, "run_id_conflict", "this runId belongs to another thread"));
@@ -75,49 +93,97 @@ pub async fn handle_run(
         run_id: input.run_id.clone(),
         entries: Vec::new(),
     };
-    // The metrics data point of a run is sent when the run ends (or is dropped with the
-    // body), so it covers the whole stream and carries the tokens.
+    let detached_limit = millis_setting(&call, "RUN_DETACHED_LIMIT_MS", DETACHED_LIMIT);
+    // The metrics data point of a run is sent when the run ends, so it covers the whole run
+    // and carries the tokens.
     let stream_end = call.ctx.streams_until_end();
     let request_ctx = call.ctx.clone();
+    // The run is driven by waitUntil, not by the response body: a client that disconnects
+    // leaves it running, writing every event to the log until its terminal one.
     let driver = async move {
         let _stream_end = stream_end;
-        let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log);
-        orchestrator::run(run, &mut emitter, &mut trail).await;
+        let started = orchestrator::now_ms();
+        let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log.clone());
+        let cut_short = {
+            let watch = pin!(watch_run(log.clone(), ClientWatch(emitter.sender()), detached_limit));
+            let orchestrated = pin!(orchestrator::run(run, &mut emitter, &mut trail));
+            matches!(future::select(orchestrated, watch).await, Either::Right(_))
+        };
+        if cut_short {
+            // The client left and the run did not finish in the time the platform grants
+            // after that: end it here (dropping the model's stream), recorded as aborted.
+            emitter.emit(Event::RunError {
+                message: "the client disconnected and the run could not finish in the time allowed after that".into(),
+                code: Some("run_abandoned".into()),
+            });
+            trail.entries.push(orchestrator::run_entry("aborted", started));
+        }
+        emitter.flush().await;
+        // The response ends here (its sender is gone); accounting goes on after it.
         drop(emitter);
+        let _ = done_tx.send(());
         let usage = trail.llm_usage();
         request_ctx.set_llm_usage(usage);
         // Only LLM steps carry tokens: the run's total is the usage's.
         let tokens = i64::try_from(usage.input_tokens + usage.output_tokens).unwrap_or(i64::MAX);
         let tenant_id = trail.tenant.clone();
-        let audit_env = env.clone();
-        request_ctx.wait_until(async move {
-            if hooks.record_tokens && tokens > 0 {
-                let _ = sba_pg::with_client(&audit_env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
-                    let tx = sba_rls::begin_as_service(&mut client).await?;
-                    sba_quota::record_tokens(&tx, &tenant_id, tokens).await?;
-                    tx.commit().await?;
-                    Ok::<_, PgError>(())
-                })
-                .await;
-            }
-            trail.write(audit_env, Some(redis)).await;
-        });
-        let _ = done_tx.send(());
+        if hooks.record_tokens && tokens > 0 {
+            let _ = sba_pg::with_client(&env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
+                let tx = sba_rls::begin_as_service(&mut client).await?;
+                sba_quota::record_tokens(&tx, &tenant_id, tokens).await?;
+                tx.commit().await?;
+                Ok::<_, PgError>(())
+            })
+            .await;
+        }
+        trail.write(env, Some(redis)).await;
     };
-    // The body: events as the run produces them, heartbeats while it is quiet, and the run
-    // itself polled as part of the stream (dropping the body drops the run).
-    let heartbeat = sba_config::setting(&call.env, "SSE_HEARTBEAT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(HEARTBEAT, Duration::from_millis);
+    call.ctx.wait_until(driver);
+    // The body: events as the run produces them (it ends when the run drops its sender),
+    // heartbeats while it is quiet.
+    let heartbeat = heartbeat(&call);
     let pings = stream::unfold((), move |()| async move {
         sba_http::sleep(heartbeat).await;
         Some((sba_agui::sse::PING.to_owned(), ()))
     })
     .take_until(done_rx);
-    let driven = stream::once(driver).filter_map(|()| future::ready(None::<String>));
-    let body = stream::select(stream::select(rx, driven), pings);
+    let body = stream::select(rx, pings);
     sse_response(body.boxed_local(), &extra_headers)
+}
+
+/// The silence after which a stream sends `: ping` (`SSE_HEARTBEAT_MS`, default 15 s).
+pub(crate) fn heartbeat(call: &Call) -> Duration {
+    millis_setting(call, "SSE_HEARTBEAT_MS", HEARTBEAT)
+}
+
+/// A `*_MS` var, or the default.
+fn millis_setting(call: &Call, name: &str, default: Duration) -> Duration {
+    sba_config::setting(&call.env, name).ok().and_then(|v| v.trim().parse::<u64>().ok()).map_or(default, Duration::from_millis)
+}
+
+/// What the watcher needs to know about the emitter without borrowing it: whether the client
+/// is gone (the sender's closed flag is shared by its clones).
+struct ClientWatch(mpsc::UnboundedSender<String>);
+
+/// Keeps the run's lease while it lives; resolves only when the client has been gone for
+/// `detached_limit` (then the run is cut short). Never resolves while the client is there.
+async fn watch_run(log: RunLog, client: ClientWatch, detached_limit: Duration) {
+    let mut gone_since: Option<f64> = None;
+    let mut last_renewal = orchestrator::now_ms();
+    loop {
+        sba_http::sleep(WATCH_EVERY).await;
+        let now = orchestrator::now_ms();
+        if client.0.is_closed() {
+            let since = *gone_since.get_or_insert(now);
+            if now - since >= detached_limit.as_millis() as f64 {
+                return;
+            }
+        }
+        if now - last_renewal >= LEASE_RENEWAL.as_millis() as f64 {
+            let _ = log.renew_lease().await;
+            last_renewal = now;
+        }
+    }
 }
 
 pub(crate) fn sse_response(

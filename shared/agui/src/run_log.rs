@@ -3,17 +3,58 @@
 //! - `sba:agui:{tenant}:run:{runId}:claim` — the thread id, `SET NX`: the first POST of a run
 //!   starts it, a re-POST finds it already claimed and replays instead of running twice;
 //! - `sba:agui:{tenant}:run:{runId}:events` — a list of SSE frames in sequence order, seq 1 at
-//!   index 0, so a client reconnecting with `Last-Event-ID: {runId}:{n}` gets `LRANGE n -1`.
+//!   index 0, so a client reconnecting with `Last-Event-ID: {runId}:{n}` gets `LRANGE n -1`;
+//! - `sba:agui:{tenant}:run:{runId}:lease` — present while the run is alive: every append and
+//!   a ticker of the run renew it ([`LEASE_MS`]). A reader that finds the log without a
+//!   terminal event and the lease gone knows the run died with its isolate, and ends the log
+//!   with RUN_ERROR `run_lost` itself ([`RunLog::end_if_lost`]), so every reader of a run
+//!   sees exactly one terminal event.
 //!
-//! Both keys live one hour ([`RUN_TTL_MS`]), renewed on every append.
+//! Claim and log live one hour ([`RUN_TTL_MS`]), renewed on every append.
 
-use crate::event::is_terminal_type;
+use crate::event::{is_terminal_type, Event};
 use crate::sse::frame_data;
-use sba_redis::{Cmd, RedisError, RedisRest, RedisValue};
+use sba_redis::{Cmd, RedisError, RedisRest, RedisValue, Script};
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// How long a run's claim and log are kept after the last append: one hour.
 pub const RUN_TTL_MS: u64 = 3_600_000;
+/// How long a run counts as alive after its last append or lease renewal.
+pub const LEASE_MS: u64 = 20_000;
+
+/// Appends `ARGV[4..]` when the log holds exactly `ARGV[1]` frames (or does nothing when it
+/// already holds them), renews the TTLs and the lease.
+static APPEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"local n = redis.call('LLEN', KEYS[1])
+local after = tonumber(ARGV[1])
+if n == after then
+  for i = 4, #ARGV, 500 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
+elseif n ~= after + #ARGV - 3 then
+  return redis.error_reply('ERR run log holds ' .. n .. ' frames, expected ' .. after)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+return n"#,
+    )
+});
+
+/// Appends the terminal frame `ARGV[1] .. seq .. ARGV[2]` (seq = the next sequence number)
+/// when the lease is gone and the last frame is not terminal; answers 1 if it did.
+static END_IF_LOST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local n = redis.call('LLEN', KEYS[1])
+if n == 0 then return 0 end
+local last = redis.call('LINDEX', KEYS[1], -1)
+if string.find(last, '"type":"RUN_FINISHED"', 1, true) or string.find(last, '"type":"RUN_ERROR"', 1, true) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1] .. (n + 1) .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1"#,
+    )
+});
 
 /// The log of one run of one tenant.
 #[derive(Debug, Clone)]
@@ -21,6 +62,7 @@ pub struct RunLog {
     redis: RedisRest,
     events_key: String,
     claim_key: String,
+    lease_key: String,
 }
 
 /// What [`RunLog::claim`] found.
@@ -40,6 +82,7 @@ impl RunLog {
             redis,
             events_key: format!("{base}:events"),
             claim_key: format!("{base}:claim"),
+            lease_key: format!("{base}:lease"),
         }
     }
 
@@ -76,24 +119,43 @@ impl RunLog {
         })
     }
 
-    /// Appends frames (in sequence order) and renews both keys' TTL, in one round trip.
-    /// Nothing to append costs nothing.
-    pub async fn append(&self, frames: &[String]) -> Result<(), RedisError> {
+    /// Appends frames (in sequence order) after the first `after` frames, renews the keys'
+    /// TTL and the run's lease: one round trip, exactly once. Appending again what is already
+    /// there (a retry after a timeout that did reach Redis) changes nothing; a log of any
+    /// other length is refused, so a gap or a duplicate can never enter it. Nothing to append
+    /// costs nothing.
+    pub async fn append(&self, after: u64, frames: &[String]) -> Result<(), RedisError> {
         if frames.is_empty() {
             return Ok(());
         }
-        let answers = self
+        let mut args = vec![after.to_string(), RUN_TTL_MS.to_string(), LEASE_MS.to_string()];
+        args.extend(frames.iter().cloned());
+        self.redis
+            .eval_script(&APPEND, &[&self.events_key, &self.claim_key, &self.lease_key], &args)
+            .await?
+            .into_result()
+            .map(drop)
+    }
+
+    /// Says the run is still alive (its driver calls this while the model is quiet).
+    pub async fn renew_lease(&self) -> Result<(), RedisError> {
+        self.redis.run(&self.lease()).await?.into_result().map(drop)
+    }
+
+    fn lease(&self) -> Cmd {
+        Cmd::new("SET").arg(&self.lease_key).arg("1").arg("PX").arg(LEASE_MS)
+    }
+
+    /// Ends the log with `terminal` (numbered after the last frame) when the run is dead: no
+    /// lease, and the last frame not terminal. Answers whether it did. Atomic: a run still
+    /// appending keeps its lease, so it is never cut.
+    pub async fn end_if_lost(&self, run_id: &str, terminal: &Event) -> Result<bool, RedisError> {
+        let (head, tail) = (format!("id: {run_id}:"), format!("\ndata: {}\n\n", terminal.to_json()));
+        let answer = self
             .redis
-            .pipeline(&[
-                Cmd::new("RPUSH").arg(&self.events_key).args(frames),
-                Cmd::new("PEXPIRE").arg(&self.events_key).arg(RUN_TTL_MS),
-                Cmd::new("PEXPIRE").arg(&self.claim_key).arg(RUN_TTL_MS),
-            ])
+            .eval_script(&END_IF_LOST, &[&self.events_key, &self.lease_key], &[head, tail, RUN_TTL_MS.to_string()])
             .await?;
-        for answer in answers {
-            answer.into_result()?;
-        }
-        Ok(())
+        Ok(answer.as_i64() == Some(1))
     }
 
     /// The frames with a sequence number greater than `seq` (all of them for `None`).
@@ -166,7 +228,6 @@ fn short(what: &str) -> RedisError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
     use crate::sse::frame;
 
     #[test]

@@ -88,11 +88,11 @@ async fn append_read_after_and_finished() {
     assert_eq!(log.last_seq().await.unwrap(), 0);
 
     let all = frames(&run, 5);
-    log.append(&all[..2]).await.unwrap();
+    log.append(0, &all[..2]).await.unwrap();
     assert!(!log.is_finished().await.unwrap());
     let before = client.round_trips();
-    log.append(&all[2..]).await.unwrap();
-    log.append(&[]).await.unwrap();
+    log.append(2, &all[2..]).await.unwrap();
+    log.append(2, &[]).await.unwrap();
     assert_eq!(
         client.round_trips() - before,
         1,
@@ -114,4 +114,41 @@ async fn append_read_after_and_finished() {
         .as_i64()
         .unwrap();
     assert!(pttl > 0 && pttl <= 3_600_000, "{pttl}");
+}
+
+#[tokio::test]
+async fn appends_are_exactly_once_and_in_sequence() {
+    let run = unique_run("once");
+    let log = RunLog::new(rest(), "tenant-a", &run);
+    let all = frames(&run, 4);
+    log.append(0, &all[..2]).await.unwrap();
+    // The same append again (a retry after a timeout that did reach Redis) changes nothing.
+    log.append(0, &all[..2]).await.unwrap();
+    assert_eq!(log.read_after(None).await.unwrap(), all[..2].to_vec());
+    // A gap or an overlap is refused and leaves the log as it was.
+    assert!(log.append(3, &all[3..]).await.is_err());
+    assert!(log.append(1, &all[2..]).await.is_err());
+    log.append(2, &all[2..]).await.unwrap();
+    assert_eq!(log.read_after(None).await.unwrap(), all);
+}
+
+#[tokio::test]
+async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
+    let run = unique_run("lost");
+    let log = RunLog::new(rest(), "tenant-a", &run);
+    let lost = Event::RunError { message: "gone".into(), code: Some("run_lost".into()) };
+    let started = frame(&event_id(&run, 1), &Event::RunStarted { thread_id: "t".into(), run_id: run.clone() });
+    log.append(0, &[started]).await.unwrap();
+    // Alive (the append took the lease): never cut.
+    assert!(!log.end_if_lost(&run, &lost).await.unwrap());
+    rest().query(&["DEL", &log.events_key().replace(":events", ":lease")]).await.unwrap();
+    assert!(log.end_if_lost(&run, &lost).await.unwrap());
+    assert!(!log.end_if_lost(&run, &lost).await.unwrap(), "a terminal event already ends the log");
+    let frames = log.read_after(None).await.unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1], frame(&event_id(&run, 2), &lost), "numbered after the last frame, framed as the run would");
+    assert!(log.is_finished().await.unwrap());
+    // An unknown run (no frames) is not invented.
+    let nobody = RunLog::new(rest(), "tenant-a", &unique_run("none"));
+    assert!(!nobody.end_if_lost("x", &lost).await.unwrap());
 }

@@ -1,9 +1,63 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Redis key under which the limited agent caches a tenant's plan; webhooks delete it when
-/// billing changes so new limits apply at once.
+/// Redis key under which admission caches a tenant's plan; the Stripe webhook writes the new
+/// plan there when billing changes, so new limits apply at once without a database read.
 pub fn cache_key(tenant: &str) -> String {
     format!("sba:plan:{tenant}")
+}
+
+/// How long a cached plan is trusted (a missed webhook write heals within this).
+pub const CACHE_TTL_SECS: u64 = 60;
+
+/// The cached form of a plan (the tenant is in the key).
+pub fn to_cache(plan: &TenantPlan) -> String {
+    serde_json::to_string(&CachedPlan::from(plan)).unwrap_or_default()
+}
+
+/// A plan read back from [`to_cache`]'s text; `None` when unreadable.
+pub fn from_cache(tenant: &str, text: &str) -> Option<TenantPlan> {
+    serde_json::from_str::<CachedPlan>(text).ok().map(|plan| plan.into_plan(tenant))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CachedPlan {
+    plan: String,
+    status: String,
+    delinquent: bool,
+    agent_requests_per_minute: i32,
+    agent_runs_per_period: i32,
+    llm_tokens_per_period: i64,
+    kb_documents: i32,
+}
+
+impl From<&TenantPlan> for CachedPlan {
+    fn from(p: &TenantPlan) -> Self {
+        Self {
+            plan: p.plan.clone(),
+            status: p.status.clone(),
+            delinquent: p.delinquent,
+            agent_requests_per_minute: p.agent_requests_per_minute,
+            agent_runs_per_period: p.agent_runs_per_period,
+            llm_tokens_per_period: p.llm_tokens_per_period,
+            kb_documents: p.kb_documents,
+        }
+    }
+}
+
+impl CachedPlan {
+    fn into_plan(self, tenant: &str) -> TenantPlan {
+        TenantPlan {
+            tenant: tenant.to_owned(),
+            plan: self.plan,
+            status: self.status,
+            delinquent: self.delinquent,
+            agent_requests_per_minute: self.agent_requests_per_minute,
+            agent_runs_per_period: self.agent_runs_per_period,
+            llm_tokens_per_period: self.llm_tokens_per_period,
+            kb_documents: self.kb_documents,
+        }
+    }
 }
 
 /// Redis pub/sub channel of a tenant's billing changes (`{tenant, plan, status}` messages).

@@ -11,7 +11,8 @@ pub const DEFAULT_PER_MINUTE: u64 = 20;
 const WINDOW_MS: u64 = 60_000;
 
 /// Limits read from the Worker's vars: `RATE_LIMIT_TENANT_PER_MINUTE`,
-/// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_ON_REDIS_FAILURE` (`open`, the default, or `closed`).
+/// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_ON_REDIS_FAILURE` (`local`, the default: decide from
+/// the isolate's own counts while Redis cannot be asked; or `closed`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitSettings {
     pub tenant_per_minute: u64,
@@ -27,7 +28,7 @@ impl LimitSettings {
             ip_per_minute: number("RATE_LIMIT_IP_PER_MINUTE").unwrap_or(DEFAULT_PER_MINUTE),
             on_failure: match get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref().map(str::trim) {
                 Some("closed") => FailPolicy::Closed,
-                _ => FailPolicy::Open,
+                _ => FailPolicy::Local,
             },
         }
     }
@@ -66,9 +67,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_default_to_twenty_per_minute_failing_open() {
+    fn settings_default_to_twenty_per_minute_deciding_locally_without_redis() {
         let settings = LimitSettings::from_vars(|_| None);
-        assert_eq!(settings, LimitSettings { tenant_per_minute: 20, ip_per_minute: 20, on_failure: FailPolicy::Open });
+        assert_eq!(settings, LimitSettings { tenant_per_minute: 20, ip_per_minute: 20, on_failure: FailPolicy::Local });
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn verdict(decision: Decision, headers: Admission, now_ms: u64) -> Result<Ad
     if decision.success {
         return Ok(headers);
     }
-    let failed_closed = matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
+    let failed_closed = !decision.decided_locally && matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
     let mut error = if failed_closed {
         ApiError::unavailable("rate_limiter_unavailable", "the rate limiter cannot be reached; retry shortly", 1)
             .with_cause(decision.error.clone().unwrap_or_default())
@@ -52,6 +52,7 @@ mod tests {
             reason,
             which: "tenant".into(),
             allowed_by_policy: false,
+            decided_locally: false,
             limits: Vec::new(),
             error: reason.filter(|r| *r != Reason::CacheBlock).map(|_| "redis down".into()),
         }
@@ -75,6 +76,14 @@ mod tests {
         assert_eq!(error.details.as_ref().unwrap()["policy"], "tenant");
         let cached = verdict(decision(false, Some(Reason::CacheBlock)), headers(), 1_000).unwrap_err();
         assert_eq!(cached.status, 429);
+    }
+
+    #[test]
+    fn refused_by_the_isolates_own_counts_is_a_429_not_a_503() {
+        let mut local = decision(false, Some(Reason::Timeout));
+        local.decided_locally = true;
+        let error = verdict(local, headers(), 1_000).unwrap_err();
+        assert_eq!((error.status, error.code.as_ref()), (429, "rate_limited"));
     }
 
     #[test]

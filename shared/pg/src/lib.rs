@@ -71,6 +71,7 @@ where
         .parse()
         .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
     let session = async {
+        let _slot = Slot::taken().await;
         let socket = Socket::builder()
             .secure_transport(SecureTransport::StartTls)
             .connect(hyperdrive.host(), hyperdrive.port())
@@ -90,6 +91,45 @@ where
     match future::select(session, deadline).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(PgError::Timeout.into()),
+    }
+}
+
+/// Sessions one isolate holds open at once. Beyond this, a session waits for a slot (within
+/// its own timeout): a burst of thousands of runs must not open thousands of connections
+/// (Postgres forks a process per connection; Hyperdrive pools a few), so connections stay
+/// bounded however many requests an isolate serves.
+pub const MAX_OPEN_SESSIONS: u32 = 32;
+
+thread_local!(static OPEN_SESSIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+
+/// One of the isolate's [`MAX_OPEN_SESSIONS`], given back when dropped.
+struct Slot;
+
+impl Slot {
+    /// Waits for a free slot, polling on this request's own timer (never on another
+    /// request's I/O), backing off from 1 ms to 20 ms.
+    async fn taken() -> Slot {
+        let mut pause = 1;
+        loop {
+            let free = OPEN_SESSIONS.with(|open| {
+                let free = open.get() < MAX_OPEN_SESSIONS;
+                if free {
+                    open.set(open.get() + 1);
+                }
+                free
+            });
+            if free {
+                return Slot;
+            }
+            sba_sleep::sleep(Duration::from_millis(pause)).await;
+            pause = (pause * 2).min(20);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        OPEN_SESSIONS.with(|open| open.set(open.get().saturating_sub(1)));
     }
 }
 

@@ -1,8 +1,8 @@
 //! Admission control for agent runs, decided BEFORE a stream opens.
 //!
 //! - `plan`: the tenant's plan, cached in Redis (`sba:plan:{tenant}`, 60 s) in front of
-//!   Postgres; the webhooks Worker deletes the key when billing changes, so a new plan's
-//!   limits apply on the next request.
+//!   Postgres; the webhooks Worker writes the new plan there when billing changes, so its
+//!   limits apply on the next request without a database read.
 //! - `limits`: one Redis script decides three limits at once — the tenant's sliding window
 //!   (its plan's requests per minute), the client IP's window, and a burst token bucket.
 //! - `period`: runs and LLM tokens per billing period (`usage_periods`), charged atomically.
@@ -13,7 +13,7 @@ pub mod limits;
 pub mod period;
 pub mod plan;
 
-pub use limits::{admit, refund, LimitConfig};
+pub use limits::{admit, fail_policy, refund, LimitConfig};
 pub use sba_limits::{verdict, Admission};
 pub use period::{charge_run, record_tokens, QuotaError};
-pub use plan::{cached_plan, load_plan, plan_from_cache};
+pub use plan::{cache_plan, cached_plan, load_plan, plan_from_cache};

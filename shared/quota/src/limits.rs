@@ -2,6 +2,7 @@ use sba_errors::ApiError;
 use sba_limits::{verdict, Admission};
 use sba_ratelimit::{FailPolicy, Limiter, Policy};
 use sba_redis::RedisRest;
+use std::time::Duration;
 
 const MINUTE_MS: u64 = 60_000;
 
@@ -14,19 +15,28 @@ pub struct LimitConfig {
     pub burst: u64,
     pub burst_refill: u64,
     pub burst_refill_interval_ms: u64,
+    /// How long the limiter waits for Redis, from when the call is handed to the runtime.
+    pub timeout_ms: u64,
     pub on_failure: FailPolicy,
 }
 
 impl Default for LimitConfig {
     fn default() -> Self {
-        Self { ip_per_minute: 20, burst: 10, burst_refill: 1, burst_refill_interval_ms: 1000, on_failure: FailPolicy::Open }
+        Self {
+            ip_per_minute: 20,
+            burst: 10,
+            burst_refill: 1,
+            burst_refill_interval_ms: 1000,
+            timeout_ms: Limiter::DEFAULT_TIMEOUT.as_millis() as u64,
+            on_failure: FailPolicy::Local,
+        }
     }
 }
 
 impl LimitConfig {
     /// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_BURST`, `RATE_LIMIT_BURST_REFILL_PER_SECOND`
     /// (tokens per refill interval), `RATE_LIMIT_BURST_REFILL_INTERVAL_MS` (1000),
-    /// `RATE_LIMIT_ON_REDIS_FAILURE` (`open` | `closed`).
+    /// `RATE_LIMIT_TIMEOUT_MS` (3000), `RATE_LIMIT_ON_REDIS_FAILURE` ([`fail_policy`]).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
         let number = |name: &str, default: u64| get(name).and_then(|v| v.trim().parse().ok()).filter(|n: &u64| *n > 0).unwrap_or(default);
@@ -35,11 +45,19 @@ impl LimitConfig {
             burst: number("RATE_LIMIT_BURST", d.burst),
             burst_refill: number("RATE_LIMIT_BURST_REFILL_PER_SECOND", d.burst_refill),
             burst_refill_interval_ms: number("RATE_LIMIT_BURST_REFILL_INTERVAL_MS", d.burst_refill_interval_ms),
-            on_failure: match get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref().map(str::trim) {
-                Some("closed") => FailPolicy::Closed,
-                _ => FailPolicy::Open,
-            },
+            timeout_ms: number("RATE_LIMIT_TIMEOUT_MS", d.timeout_ms),
+            on_failure: fail_policy(get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref()),
         }
+    }
+}
+
+/// `RATE_LIMIT_ON_REDIS_FAILURE`: `closed` refuses (503) while Redis cannot be asked;
+/// anything else, `local` (the default) and the older `open` included, decides from the
+/// isolate's own counts — bounded, never "admit everything".
+pub fn fail_policy(value: Option<&str>) -> FailPolicy {
+    match value.map(str::trim) {
+        Some("closed") => FailPolicy::Closed,
+        _ => FailPolicy::Local,
     }
 }
 
@@ -65,7 +83,8 @@ pub async fn admit(
 /// Gives back what [`admit`] took, for a run that was admitted but then failed on our side
 /// (the database down): the client's retry should not find its budget spent by our outage.
 /// Never for a quota refusal — those must keep costing, or an exhausted tenant could hammer
-/// the database at will. Best effort: a failed refund is the same as none.
+/// the database at will — and the caller refunds only the first failure of an outage (see
+/// `sba_agent::admission`). Best effort: a failed refund is the same as none.
 pub async fn refund(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_minute: u64, ip: &str, now_ms: u64) {
     let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
     limiter.check(&ids, -1, now_ms).await;
@@ -80,6 +99,7 @@ fn run_limiter(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_
             Policy::token_bucket("burst", config.burst, config.burst_refill_interval_ms, config.burst_refill).with_prefix("sba:burst"),
         ],
     )
-    .with_fail_policy(config.on_failure);
+    .with_fail_policy(config.on_failure)
+    .with_timeout(Duration::from_millis(config.timeout_ms));
     (limiter, [format!("tenant:{tenant}"), format!("ip:{ip}"), format!("tenant:{tenant}")])
 }

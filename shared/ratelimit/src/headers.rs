@@ -106,6 +106,7 @@ mod tests {
             reason: None,
             which: d.label,
             allowed_by_policy: false,
+            decided_locally: false,
             limits,
             error: None,
         }
@@ -159,6 +160,7 @@ mod tests {
             reason: Some(Reason::Timeout),
             which: "tenant".into(),
             allowed_by_policy: success,
+            decided_locally: false,
             limits: vec![],
             error: Some("redis: timed out".into()),
         };

@@ -21,8 +21,11 @@
 //!   The [`Decision`] names the deciding policy.
 //! - **A block cache** ([`BlockCache`], per isolate): an identifier Redis showed to be
 //!   exhausted is refused in memory until the earliest time a unit could free up.
-//! - **A failure policy** ([`FailPolicy`]): open (default, as upstream) or closed when
-//!   Redis errs or exceeds the timeout (default 250 ms); the decision says which happened.
+//! - **A failure policy** ([`FailPolicy`]) for when Redis errs or exceeds the timeout
+//!   (default 3 s from when the request is handed to the runtime): decide in the isolate
+//!   ([`LocalLimits`], the default: bounded by each policy's limit per isolate), closed
+//!   (refuse), or open (admit, as upstream: unbounded, never the default); the decision says
+//!   which happened.
 //! - **Headers** ([`headers`]): `RateLimit-Policy` / `RateLimit` (IETF draft), `X-RateLimit-*`
 //!   and `Retry-After`.
 //!
@@ -59,6 +62,7 @@ mod cache;
 mod fixed_window;
 mod headers;
 mod limiter;
+mod local;
 mod sliding_window;
 mod token_bucket;
 mod types;
@@ -66,4 +70,5 @@ mod types;
 pub use cache::BlockCache;
 pub use headers::headers;
 pub use limiter::{limit_script, Limiter};
+pub use local::LocalLimits;
 pub use types::{Algorithm, Decision, FailPolicy, LimitState, Policy, Reason, DEFAULT_PREFIX};

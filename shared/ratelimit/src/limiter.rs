@@ -7,6 +7,7 @@ use std::time::Duration;
 use sba_redis::{RedisError, RedisRest, RedisValue, Script};
 
 use crate::cache::{BlockCache, Blocked};
+use crate::local::LocalLimits;
 use crate::types::{Algorithm, Decision, FailPolicy, LimitState, Policy, Reason};
 use crate::{fixed_window, sliding_window, token_bucket};
 
@@ -39,17 +40,23 @@ pub struct Limiter {
     policies: Vec<Policy>,
     fail_policy: FailPolicy,
     cache: Option<BlockCache>,
+    /// Every unit taken through Redis, counted in the isolate too: the decider when Redis
+    /// cannot be asked ([`FailPolicy::Local`]).
+    local: LocalLimits,
     /// Per policy: what, besides the key, makes two cached blocks the same (server, algorithm
     /// and numbers), so limiters sharing [`BlockCache::shared`] never mix up their blocks.
     cache_tags: Vec<String>,
 }
 
 impl Limiter {
-    /// How long a decision may wait for Redis before the [`FailPolicy`] decides.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    /// How long a decision may wait for Redis before the [`FailPolicy`] decides, counted
+    /// from when the request is handed to the runtime. Generous on purpose: a runtime busy
+    /// with a burst answers late, and that is load, not an outage; deciding without Redis
+    /// then would be less exact than waiting. A Redis that refuses connections fails at once.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
-    /// A limiter with the defaults: 250 ms timeout, [`FailPolicy::Open`], and the process-wide
-    /// (per isolate) [`BlockCache::shared`].
+    /// A limiter with the defaults: 3 s timeout, [`FailPolicy::Local`], and the process-wide
+    /// (per isolate) [`BlockCache::shared`] and [`LocalLimits::shared`].
     ///
     /// # Panics
     /// If `policies` is empty.
@@ -73,6 +80,7 @@ impl Limiter {
             policies,
             fail_policy: FailPolicy::default(),
             cache: Some(BlockCache::shared()),
+            local: LocalLimits::shared(),
             cache_tags,
         }
     }
@@ -93,6 +101,12 @@ impl Limiter {
     /// Use this cache of blocked identifiers (e.g. [`BlockCache::new`] for one of its own).
     pub fn with_cache(mut self, cache: BlockCache) -> Limiter {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Count in these local limits instead of the isolate's shared ones.
+    pub fn with_local(mut self, local: LocalLimits) -> Limiter {
+        self.local = local;
         self
     }
 
@@ -148,14 +162,42 @@ impl Limiter {
 
         let (keys, args) = self.script_input(&base_keys, rate, now_ms);
         let answer = self.client.eval_script(limit_script(), &keys, &args).await;
+        let local_keys: Vec<(Algorithm, &str)> = self.policies.iter().map(|p| p.algorithm).zip(cache_keys.iter().map(String::as_str)).collect();
         match answer.and_then(|v| parse(v, self.policies.len())) {
             Ok((all_ok, results)) => {
                 let decision = self.counted(all_ok, &results);
                 self.remember(&cache_keys, &results, rate, now_ms);
+                if all_ok || rate < 0 {
+                    self.local.record(&local_keys, rate, now_ms);
+                }
                 decision
             }
+            Err(e) if self.fail_policy == FailPolicy::Local => self.decided_locally(e, &local_keys, rate, now_ms),
             Err(e) => self.failed(e),
         }
+    }
+
+    /// Redis could not be asked: the isolate's own counts decide, all or nothing.
+    fn decided_locally(&self, error: RedisError, local_keys: &[(Algorithm, &str)], rate: i64, now_ms: u64) -> Decision {
+        let reason = Some(if error.is_timeout() { Reason::Timeout } else { Reason::RedisError });
+        if rate <= 0 {
+            // A refund Redis did not take is not given back here either: Redis still holds
+            // the unit, and the isolate must not admit more than Redis will count.
+            return Decision { decided_locally: true, ..self.failed(error) };
+        }
+        let answers = self.local.decide(local_keys, rate.unsigned_abs(), now_ms);
+        let all_ok = answers.iter().all(|a| a.fits);
+        let results: Vec<LimitResult> = answers
+            .iter()
+            .map(|a| LimitResult {
+                passed: a.fits,
+                remaining: a.remaining,
+                reset_ms: a.reset_ms,
+                retry_at_ms: if a.fits { now_ms } else { a.reset_ms },
+                unblocked_at_ms: a.reset_ms,
+            })
+            .collect();
+        Decision { reason, decided_locally: true, error: Some(error.to_string()), ..self.counted(all_ok, &results) }
     }
 
     fn script_input(&self, base_keys: &[String], rate: i64, now_ms: u64) -> (Vec<String>, Vec<String>) {
@@ -203,6 +245,7 @@ impl Limiter {
             reason: Some(Reason::CacheBlock),
             which: policy.label.clone(),
             allowed_by_policy: false,
+            decided_locally: false,
             limits: vec![LimitState {
                 label: policy.label.clone(),
                 success: false,
@@ -249,6 +292,7 @@ impl Limiter {
             reason: None,
             which: d.label.clone(),
             allowed_by_policy: false,
+            decided_locally: false,
             limits,
             error: None,
         }
@@ -280,6 +324,7 @@ impl Limiter {
             reason: Some(if error.is_timeout() { Reason::Timeout } else { Reason::RedisError }),
             which: first.label.clone(),
             allowed_by_policy: success,
+            decided_locally: false,
             limits: Vec::new(),
             error: Some(error.to_string()),
         }

@@ -100,10 +100,15 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FailPolicy {
-    /// Allow the request (what @upstash/ratelimit does on its timeout). The default.
+    /// Decide in the isolate ([`crate::LocalLimits`]): the same policies over what this
+    /// isolate admitted in the window, so admissions stay bounded by each policy's limit per
+    /// isolate while Redis is away. The default.
     #[default]
+    Local,
+    /// Allow the request (what @upstash/ratelimit does on its timeout): unbounded while
+    /// Redis is away. For parity tests; never the default.
     Open,
-    /// Refuse the request.
+    /// Refuse the request (503): for routes where an unchecked request costs real money.
     Closed,
 }
 
@@ -156,6 +161,9 @@ pub struct Decision {
     pub which: String,
     /// True when Redis could not be asked and the [`FailPolicy`] allowed the request.
     pub allowed_by_policy: bool,
+    /// True when Redis could not be asked and the isolate's own counts decided
+    /// ([`FailPolicy::Local`]): a refusal then is a 429 like any other.
+    pub decided_locally: bool,
     /// Every policy's state when Redis answered; the blocked one for a cache block; empty
     /// when Redis failed.
     pub limits: Vec<LimitState>,
@@ -170,10 +178,13 @@ impl Decision {
     }
 
     /// The outcome in one word, for metrics and logs: `allowed`, `denied`, `denied_cached`
-    /// (refused from the block cache, no round trip), `allowed_fail_open` or `failed_closed`
-    /// (Redis could not be asked and the [`FailPolicy`] decided).
+    /// (refused from the block cache, no round trip), and when Redis could not be asked:
+    /// `allowed_local` / `denied_local` (decided by the isolate's counts), `allowed_fail_open`
+    /// or `failed_closed`.
     pub fn outcome(&self) -> &'static str {
         match (self.success, self.reason) {
+            (true, Some(Reason::Timeout | Reason::RedisError)) if self.decided_locally => "allowed_local",
+            (false, Some(Reason::Timeout | Reason::RedisError)) if self.decided_locally => "denied_local",
             (true, Some(Reason::Timeout | Reason::RedisError)) => "allowed_fail_open",
             (true, _) => "allowed",
             (false, Some(Reason::CacheBlock)) => "denied_cached",

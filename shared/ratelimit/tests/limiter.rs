@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use sba_ratelimit::{BlockCache, Decision, FailPolicy, Limiter, Policy, Reason};
+use sba_ratelimit::{BlockCache, Decision, FailPolicy, Limiter, LocalLimits, Policy, Reason};
 use sba_redis::{RedisRest, RedisValue};
 use tokio::net::TcpListener;
 
@@ -317,7 +317,7 @@ async fn unreachable_redis_follows_the_fail_policy() {
     let client = RedisRest::new(format!("http://{addr}"), "t");
     let policies = vec![Policy::sliding_window("tenant", 20, 60_000)];
 
-    let open = Limiter::new(client.clone(), policies.clone()).with_cache(BlockCache::new());
+    let open = Limiter::new(client.clone(), policies.clone()).with_cache(BlockCache::new()).with_fail_policy(FailPolicy::Open);
     let d = open.check(&["x"], 1, 1_000).await;
     assert_eq!((d.success, d.reason, d.allowed_by_policy), (true, Some(Reason::RedisError), true));
     assert_eq!(d.outcome(), "allowed_fail_open");
@@ -344,7 +344,8 @@ async fn a_silent_redis_is_a_timeout() {
     let client = RedisRest::new(format!("http://{addr}"), "t");
     let l = Limiter::new(client, vec![Policy::fixed_window("f", 5, 1000)])
         .with_timeout(Duration::from_millis(150))
-        .with_cache(BlockCache::new());
+        .with_cache(BlockCache::new())
+        .with_fail_policy(FailPolicy::Open);
     let d = l.check(&["x"], 1, 1_000).await;
     assert_eq!((d.success, d.reason, d.allowed_by_policy), (true, Some(Reason::Timeout), true));
     assert_eq!(l.client().round_trips(), 1, "a timed-out script call is not retried");
@@ -353,7 +354,37 @@ async fn a_silent_redis_is_a_timeout() {
 }
 
 #[tokio::test]
-async fn default_timeout_is_250_ms() {
+async fn default_timeout_is_3_s_and_the_default_policy_decides_locally() {
     let l = Limiter::new(rest(), vec![Policy::fixed_window("f", 5, 1000)]);
-    assert_eq!(l.client().timeout(), Duration::from_millis(250));
+    assert_eq!(l.client().timeout(), Duration::from_secs(3));
+    assert_eq!(FailPolicy::default(), FailPolicy::Local);
+}
+
+/// Without Redis, the local policy admits the limit per window and no more — counting what
+/// was already admitted through Redis in this process.
+#[tokio::test]
+async fn without_redis_the_isolate_decides_within_the_limit() {
+    let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = RedisRest::new(format!("http://{addr}"), "t");
+    let local = LocalLimits::new();
+    let policies = vec![Policy::sliding_window("tenant", 5, 60_000), Policy::sliding_window("ip", 100, 60_000)];
+    let id = unique("local");
+    let now = 1_000_000_000_000;
+    // Two admitted while Redis answers...
+    let live = exact(policies.clone()).with_local(local.clone());
+    for _ in 0..2 {
+        assert!(live.check(&[&id, &id], 1, now).await.success);
+    }
+    // ...then Redis goes away: three more, then refusals (a 429, not a 503).
+    let away = Limiter::new(dead, policies).with_cache(BlockCache::new()).with_local(local.clone());
+    let decisions = join_all((0..10).map(|_| away.check(&[&id, &id], 1, now + 10))).await;
+    let admitted = decisions.iter().filter(|d| d.success).count();
+    assert_eq!(admitted, 3, "{decisions:?}");
+    assert!(decisions.iter().all(|d| d.reason == Some(Reason::RedisError) && d.decided_locally));
+    let refused = decisions.iter().find(|d| !d.success).unwrap();
+    assert_eq!((refused.outcome(), refused.which.as_str()), ("denied_local", "tenant"));
+    assert_eq!(decisions.iter().find(|d| d.success).unwrap().outcome(), "allowed_local");
+    // The next window starts afresh (the previous one still weighs: 5 × ¾ → 3 used).
+    let later = away.check(&[&id, &id], 1, now + 75_000).await;
+    assert!(later.success && later.decided_locally);
 }

@@ -1,4 +1,7 @@
 use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,7 +53,7 @@ struct Failure {
 }
 
 impl RedisRest {
-    /// Per attempt, from sending the request to the end of the answer.
+    /// Per attempt, from handing the request to the runtime to the end of the answer.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
     /// Further attempts after a network failure (see [`RedisRest::with_retries`]).
     pub const DEFAULT_RETRIES: u32 = 2;
@@ -72,6 +75,12 @@ impl RedisRest {
     /// The time one attempt may take (default 300 ms). A call that runs out of it fails with
     /// [`RedisError::Timeout`] and is never retried: the caller's latency budget is spent,
     /// and a write may have been applied.
+    ///
+    /// The clock starts once the request has been handed to the runtime (fetch called), not
+    /// when the call was made, and an answer that is already waiting when the time is up still
+    /// counts: a runtime busy with a burst of other requests delays both the timer and the
+    /// answer, and that is load, not an outage. (reqwest's own timeout is not used: in workerd
+    /// it aborts the fetch with an error that the runtime logs as uncaught.)
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -272,7 +281,6 @@ impl RedisRest {
             .http
             .post(url)
             .bearer_auth(&self.token)
-            .timeout(self.timeout)
             .header(ENCODING, "base64")
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
@@ -282,12 +290,18 @@ impl RedisRest {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| failure(e, false))?;
-        if let Some(token) = response.headers().get(SYNC_TOKEN).and_then(|v| v.to_str().ok()) {
-            *lock(&self.shared.sync_token) = Some(token.to_owned());
-        }
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| failure(e, true))?;
+        let exchange = async {
+            let response = request.send().await.map_err(|e| failure(e, false))?;
+            if let Some(token) = response.headers().get(SYNC_TOKEN).and_then(|v| v.to_str().ok()) {
+                *lock(&self.shared.sync_token) = Some(token.to_owned());
+            }
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.map_err(|e| failure(e, true))?;
+            Ok::<_, Failure>((status, bytes))
+        };
+        let (status, bytes) = within(self.timeout, exchange)
+            .await
+            .ok_or(Failure { error: RedisError::Timeout, maybe_sent: true })??;
         match serde_json::from_slice::<Json>(&bytes) {
             Ok(answer) => Ok((status, answer)),
             Err(_) => {
@@ -312,6 +326,25 @@ impl fmt::Debug for RedisRest {
             .field("retries", &self.retries)
             .field("round_trips", &self.round_trips())
             .finish()
+    }
+}
+
+/// `work` if it ends within `limit` of its first step (in workerd: fetch has been called),
+/// else `None`. When the timer fires, the work gets one more turn of the event loop, so an
+/// answer that arrived while the isolate was busy is not thrown away.
+async fn within<T>(limit: Duration, work: impl Future<Output = T>) -> Option<T> {
+    use futures_util::future::{select, Either};
+    let mut work = pin!(work);
+    if let Poll::Ready(done) = futures_util::poll!(work.as_mut()) {
+        return Some(done);
+    }
+    let work = match select(work, pin!(sleep(limit))).await {
+        Either::Left((done, _)) => return Some(done),
+        Either::Right(((), work)) => work,
+    };
+    match select(work, pin!(sleep(Duration::ZERO))).await {
+        Either::Left((done, _)) => Some(done),
+        Either::Right(_) => None,
     }
 }
 
