@@ -92,7 +92,7 @@ test("60 concurrent requests against a limit of 20 → exactly 20 admitted", asy
   assert.equal(statuses.filter((s) => s === 429).length, 40);
 });
 
-test("Redis unreachable: fail-closed answers 503, fail-open lets the request through", async () => {
+test("Redis unreachable: fail-closed answers 503; by default the isolate decides, bounded by the limit", async () => {
   const dead = `http://127.0.0.1:${await unusedPort()}`;
   const closed = await fixture({ REDIS_REST_URL: dead, RATE_LIMIT_ON_REDIS_FAILURE: "closed" });
   const res = await hit(closed, freshTenant());
@@ -100,6 +100,15 @@ test("Redis unreachable: fail-closed answers 503, fail-open lets the request thr
   const body = await res.json();
   assert.equal(body.error.code, "rate_limiter_unavailable");
   assert.match(body.error.details.reason, /redisError|timeout/);
-  const open = await fixture({ REDIS_REST_URL: dead });
-  assert.equal((await hit(open, freshTenant())).status, 200);
+  // The default (and the older "open") decide from the isolate's own counts: the limit of 5,
+  // then 429s — never "everything through".
+  for (const setting of [undefined, "open"]) {
+    const local = await fixture({ REDIS_REST_URL: dead, RATE_LIMIT_TENANT_PER_MINUTE: "5", ...(setting ? { RATE_LIMIT_ON_REDIS_FAILURE: setting } : {}) });
+    const tenant = freshTenant();
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => hit(local, tenant).then((r) => r.status)));
+    assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 429).length], [5, 7], `${setting}: ${statuses}`);
+    const refused = await hit(local, tenant);
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).error.details.policy, "tenant");
+  }
 });

@@ -9,11 +9,16 @@
 //   proxy.cutAfter(n)   // goes down once n more bytes have flowed client → server
 //   proxy.cutOnReply(b) // goes down when the server sends bytes `b` (which never arrive)
 //   proxy.stats         // { accepted, closedOnArrival, cuts, bytesUp, bytesDown }
+//
+// `tcpProxy({ host, port, delayMs: 40 })` makes the server "far away": every chunk, in both
+// directions (and each side's end/close), is forwarded `delayMs` later, in order. The delay
+// can be changed while running (`proxy.delayMs = 400`); 0 (the default) forwards at once.
 
 import net from "node:net";
 
-export async function tcpProxy({ host = "127.0.0.1", port }) {
+export async function tcpProxy({ host = "127.0.0.1", port, delayMs = 0 }) {
   const live = new Set();
+  let delay = Math.max(0, Number(delayMs) || 0);
   let isUp = true;
   // At most one armed cut: { counter: "bytesUp" | "bytesDown", at?, pattern?, tail, resolve }.
   let trigger = null;
@@ -51,6 +56,7 @@ export async function tcpProxy({ host = "127.0.0.1", port }) {
     const pair = { client, upstream };
     live.add(pair);
     const forward = (from, to, counter) => {
+      const later = delayed();
       from.on("data", (data) => {
         stats[counter] += data.length;
         if (trigger?.counter === counter && fires(trigger, data)) {
@@ -61,20 +67,45 @@ export async function tcpProxy({ host = "127.0.0.1", port }) {
           resolve();
           return;
         }
-        if (!to.write(data)) {
-          from.pause();
-          to.once("drain", () => from.resume());
+        if (later.immediate()) {
+          if (!to.write(data)) {
+            from.pause();
+            to.once("drain", () => from.resume());
+          }
+          return;
         }
+        later(() => {
+          if (!to.destroyed) to.write(data);
+        });
       });
-      from.on("end", () => to.end());
+      from.on("end", () => later(() => to.end()));
       from.on("close", () => {
         live.delete(pair);
-        to.destroy();
+        later(() => to.destroy());
       });
     };
     forward(client, upstream, "bytesUp");
     forward(upstream, client, "bytesDown");
   });
+  // One direction's FIFO of actions due `delay` ms after their bytes arrived (order kept even
+  // when the delay changes); with no delay and nothing pending, actions run at once.
+  const delayed = () => {
+    const queue = [];
+    let timer = null;
+    const pump = () => {
+      timer = null;
+      const now = Date.now();
+      while (queue.length && queue[0].due <= now) queue.shift().action();
+      if (queue.length) timer = setTimeout(pump, Math.max(1, queue[0].due - now));
+    };
+    const later = (action) => {
+      if (later.immediate()) return action();
+      queue.push({ due: Date.now() + delay, action });
+      timer ??= setTimeout(pump, Math.max(0, queue[0].due - Date.now()));
+    };
+    later.immediate = () => delay <= 0 && queue.length === 0;
+    return later;
+  };
   const fires = (t, data) => {
     if (t.at !== undefined) return stats[t.counter] >= t.at;
     const window = Buffer.concat([t.tail, data]); // the pattern may straddle two reads
@@ -93,6 +124,13 @@ export async function tcpProxy({ host = "127.0.0.1", port }) {
     stats,
     get isUp() {
       return isUp;
+    },
+    /** Milliseconds every chunk waits before it is forwarded, each way (0: none). */
+    get delayMs() {
+      return delay;
+    },
+    set delayMs(ms) {
+      delay = Math.max(0, Number(ms) || 0);
     },
     /** `url` with its host and port replaced by the proxy's. */
     url(target) {

@@ -36,9 +36,12 @@ const LOAD_SERVES_FOR_MS: f64 = 1_000.0;
 
 /// The `RateLimit*` headers for the response, or the 429/503 to answer instead.
 pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission, ApiError> {
-    let redis = sba_config::redis_for(call)?;
+    let config = LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
+    // The cached plan is read under the limiter's deadline too: a plan read that times out
+    // under load would send the request to Postgres for nothing.
+    let redis = sba_config::redis_for(call)?.with_timeout(Duration::from_millis(config.timeout_ms));
     let limits = Limits {
-        config: LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok()),
+        config,
         ip: call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned()),
         tenant: tenant.tenant_id.clone(),
         now_ms: js_sys::Date::now() as u64,

@@ -23,7 +23,8 @@ pub struct RequestPoint<'a> {
     pub route: &'a str,
     pub status: u16,
     pub tenant: Option<&'a str>,
-    /// `allowed`, `denied`, `denied_cached`, `allowed_fail_open`, `failed_closed`, or none
+    /// `allowed`, `denied`, `denied_cached`, `allowed_local`, `denied_local`,
+    /// `allowed_fail_open`, `failed_closed`, or none
     /// when no limiter ran.
     pub limit_decision: Option<&'a str>,
     /// The error code of a failed request; reported as `error.type` for 5xx only (the

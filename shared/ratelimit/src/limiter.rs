@@ -449,7 +449,7 @@ mod tests {
 
     #[test]
     fn failures_follow_the_fail_policy() {
-        let open = limiter(vec![Policy::fixed_window("a", 3, 1000)]);
+        let open = limiter(vec![Policy::fixed_window("a", 3, 1000)]).with_fail_policy(FailPolicy::Open);
         let d = open.failed(RedisError::Timeout);
         assert_eq!((d.success, d.reason, d.allowed_by_policy), (true, Some(Reason::Timeout), true));
         let closed = open.with_fail_policy(FailPolicy::Closed);

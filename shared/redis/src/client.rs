@@ -1,14 +1,11 @@
 use std::fmt;
-use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use sba_sleep::sleep;
+use sba_sleep::{sleep, within};
 use crate::{Cmd, RedisError, RedisValue, Script};
 
 const SYNC_TOKEN: &str = "upstash-sync-token";
@@ -53,8 +50,9 @@ struct Failure {
 }
 
 impl RedisRest {
-    /// Per attempt, from handing the request to the runtime to the end of the answer.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
+    /// Per attempt, from handing the request to the runtime to the end of the answer. A
+    /// second: a runtime serving a burst answers late, and that is load, not an outage.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
     /// Further attempts after a network failure (see [`RedisRest::with_retries`]).
     pub const DEFAULT_RETRIES: u32 = 2;
     /// The first pause before a retry; doubled for each further one (25 ms, 50 ms).
@@ -72,7 +70,7 @@ impl RedisRest {
         }
     }
 
-    /// The time one attempt may take (default 300 ms). A call that runs out of it fails with
+    /// The time one attempt may take (default 1 s). A call that runs out of it fails with
     /// [`RedisError::Timeout`] and is never retried: the caller's latency budget is spent,
     /// and a write may have been applied.
     ///
@@ -326,25 +324,6 @@ impl fmt::Debug for RedisRest {
             .field("retries", &self.retries)
             .field("round_trips", &self.round_trips())
             .finish()
-    }
-}
-
-/// `work` if it ends within `limit` of its first step (in workerd: fetch has been called),
-/// else `None`. When the timer fires, the work gets one more turn of the event loop, so an
-/// answer that arrived while the isolate was busy is not thrown away.
-async fn within<T>(limit: Duration, work: impl Future<Output = T>) -> Option<T> {
-    use futures_util::future::{select, Either};
-    let mut work = pin!(work);
-    if let Poll::Ready(done) = futures_util::poll!(work.as_mut()) {
-        return Some(done);
-    }
-    let work = match select(work, pin!(sleep(limit))).await {
-        Either::Left((done, _)) => return Some(done),
-        Either::Right(((), work)) => work,
-    };
-    match select(work, pin!(sleep(Duration::ZERO))).await {
-        Either::Left((done, _)) => Some(done),
-        Either::Right(_) => None,
     }
 }
 

@@ -39,18 +39,18 @@ impl Default for ReqwestJwks {
 
 impl JwksSource for ReqwestJwks {
     async fn fetch(&self, url: &str) -> Result<Value, JwksError> {
-        let mut request = self.http.get(url).header("Accept", "application/json").timeout(self.timeout);
+        let mut request = self.http.get(url).header("Accept", "application/json");
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let response =
-            request.send().await.map_err(
-                |e| JwksError(if e.is_timeout() { "timed out".into() } else { format!("request failed: {e}") }),
-            )?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(JwksError(format!("status {}", status.as_u16())));
-        }
-        response.json().await.map_err(|e| JwksError(format!("invalid JSON: {e}")))
+        let exchange = async {
+            let response = request.send().await.map_err(|e| JwksError(format!("request failed: {e}")))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(JwksError(format!("status {}", status.as_u16())));
+            }
+            response.json().await.map_err(|e| JwksError(format!("invalid JSON: {e}")))
+        };
+        sba_sleep::within(self.timeout, exchange).await.unwrap_or_else(|| Err(JwksError("timed out".into())))
     }
 }
