@@ -444,6 +444,29 @@ test("Redis stopped mid-burst: at most 20 admitted in all, every request answere
   }
 });
 
+test("300 at once 12 s into the minute after a full one → only what the sliding window leaves (at most 5)", { timeout: 150_000 }, async () => {
+  const tenant = uid("t-slide");
+  // Fill the tenant's window in one minute (20 runs, all admitted)...
+  await awayFromMinuteEdge(20_000);
+  const fill = await burst(url, tenant, PER_MINUTE, { label: "fill" });
+  assert.deepEqual(fill.statusCounts, { 200: PER_MINUTE }, JSON.stringify(fill.codes));
+  assert.equal(fill.finished, PER_MINUTE);
+  // ...then burst 12 s into the next one, when the previous minute still weighs 48/60 of 20.
+  const minuteStart = Date.now() - (Date.now() % 60_000) + 60_000;
+  await sleep(minuteStart + 12_000 - Date.now());
+  const offsetMs = Date.now() - minuteStart;
+  const later = await burst(url, tenant, 300, { label: `300 at +${offsetMs} ms` });
+  assertAllAnswered(later);
+  const left = (ms) => PER_MINUTE - Math.floor((PER_MINUTE * (60_000 - ms)) / 60_000);
+  // The decisions are taken between `offsetMs` and the burst's end: what the window leaves
+  // at those times, and never more than 5.
+  const most = Math.min(5, left(offsetMs + later.durationMs));
+  const least = left(offsetMs);
+  assert.equal(later.statusCounts[429], 300 - later.finished, `statuses ${JSON.stringify(later.statusCounts)}`);
+  assert.ok(later.finished >= least && later.finished <= most, `${later.finished} admitted at +${offsetMs} ms (expected ${least}..${most})`);
+  assertRefusals(later);
+});
+
 test("after all bursts: no uncaught exception, no panic in any runtime's output", () => {
   for (const { label, rawOutput } of outputs) {
     const bad = rawOutput()
