@@ -390,3 +390,79 @@ describe("a run outlives its client connection", () => {
     await otherTenant.body?.cancel();
   });
 });
+
+describe("a run that cannot finish still ends with exactly one terminal event", () => {
+  test("still going RUN_DETACHED_LIMIT_MS after its client left → RUN_ERROR run_abandoned, upstream dropped, audited as aborted", { timeout: 60_000 }, async () => {
+    const short = await startBundle({
+      overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "scripted", SSE_HEARTBEAT_MS: String(HEARTBEAT_MS), RUN_DETACHED_LIMIT_MS: "1500" } } },
+    });
+    try {
+      script = () => ({ chunks: paced(textChunks("slow ".repeat(40), { pieces: 40 }), 250) }); // 10 s of text
+      const [tenant, runId, threadId] = [uid("t"), uid("run"), uid("thread")];
+      const abortedBefore = llm.aborted;
+      const controller = new AbortController();
+      const res = await short.fetch("/agent/run", {
+        method: "POST",
+        signal: controller.signal,
+        headers: { ...auth(tenant), "content-type": "application/json", accept: "text/event-stream" },
+        body: runBody(runId, threadId),
+      });
+      assert.equal(res.status, 200);
+      const first = new SseStream(res, "first connection");
+      const lastSeen = await first.until(isContent);
+      controller.abort();
+      const left = Date.now();
+      const resumed = await short.fetch(`/agent/runs/${runId}/events`, {
+        signal: AbortSignal.timeout(30_000),
+        headers: { ...auth(tenant), accept: "text/event-stream", "last-event-id": lastSeen.id },
+      });
+      assert.equal(resumed.status, 200);
+      const rest = new SseStream(resumed, "resume");
+      await rest.toEnd(20_000);
+      const frames = rest.frames();
+      frames.forEach((f, i) => assert.equal(f.seq, lastSeen.seq + 1 + i, `in sequence: ${summary(frames)}`));
+      const terminals = frames.filter((f) => TERMINAL.has(f.type));
+      assert.equal(terminals.length, 1, summary(frames));
+      assert.equal(frames.at(-1).type, "RUN_ERROR");
+      assert.equal(frames.at(-1).data.code, "run_abandoned");
+      assert.ok(Date.now() - left < 9_000, "ended well before the model would have finished");
+      const deadline = Date.now() + 5000;
+      while (llm.aborted === abortedBefore && Date.now() < deadline) await sleep(50);
+      assert.ok(llm.aborted > abortedBefore, "the model's stream was dropped with the run");
+      let status = null;
+      for (let i = 0; i < 50 && status === null; i++) {
+        await sleep(100);
+        status = (await db.query("select status from agent_audit where run_id = $1 and kind = 'run'", [runId])).rows[0]?.status ?? null;
+      }
+      assert.equal(status, "aborted");
+    } finally {
+      await short.dispose();
+    }
+  });
+
+  test("a run whose worker died (its lease lapsed) is ended by its reader with RUN_ERROR run_lost, once for every reader", { timeout: 30_000 }, async () => {
+    const { Redis } = await import("@upstash/redis");
+    const stack = stackEnv();
+    const redis = new Redis({ url: stack.redisRestUrl, token: stack.redisRestToken, enableTelemetry: false, automaticDeserialization: false });
+    const [tenant, runId] = [uid("t"), uid("run")];
+    // What a run leaves behind when its isolate dies right after RUN_STARTED: the claim and
+    // one frame, and no lease.
+    const base = `sba:agui:${tenant}:run:${runId}`;
+    const started = `id: ${runId}:1\ndata: ${JSON.stringify({ type: "RUN_STARTED", threadId: "th", runId })}\n\n`;
+    await redis.set(`${base}:claim`, "th", { px: 60_000 });
+    await redis.rpush(`${base}:events`, started);
+    await redis.pexpire(`${base}:events`, 60_000);
+    const read = async () => {
+      const res = await getEvents("/agent", tenant, runId, `${runId}:1`);
+      assert.equal(res.status, 200);
+      const stream = new SseStream(res, "reader");
+      await stream.toEnd(10_000);
+      return stream.frames();
+    };
+    const [a, b] = await Promise.all([read(), read()]);
+    for (const frames of [a, b]) {
+      assert.deepEqual(frames.map((f) => [f.seq, f.type, f.data.code]), [[2, "RUN_ERROR", "run_lost"]]);
+    }
+    assert.equal((await redis.lrange(`${base}:events`, 0, -1)).length, 2, "one terminal frame in the log");
+  });
+});
