@@ -23,6 +23,17 @@ pub const RUN_TTL_MS: u64 = 3_600_000;
 /// How long a run counts as alive after its last append or lease renewal.
 pub const LEASE_MS: u64 = 20_000;
 
+/// `{1 if claimed now (and the lease taken) else 0, the holder's thread id}`.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+  return {1, ARGV[1]}
+end
+return {0, redis.call('GET', KEYS[1])}"#,
+    )
+});
+
 /// Appends `ARGV[4..]` when the log holds exactly `ARGV[1]` frames (or does nothing when it
 /// already holds them), renews the TTLs and the lease.
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
@@ -42,14 +53,16 @@ return n"#,
 });
 
 /// Appends the terminal frame `ARGV[1] .. seq .. ARGV[2]` (seq = the next sequence number)
-/// when the lease is gone and the last frame is not terminal; answers 1 if it did.
+/// when the run was claimed, its lease is gone and its last frame (if any) is not terminal;
+/// answers 1 if it did.
 static END_IF_LOST: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r#"if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+        r#"if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 local n = redis.call('LLEN', KEYS[1])
-if n == 0 then return 0 end
-local last = redis.call('LINDEX', KEYS[1], -1)
-if string.find(last, '"type":"RUN_FINISHED"', 1, true) or string.find(last, '"type":"RUN_ERROR"', 1, true) then return 0 end
+if n > 0 then
+  local last = redis.call('LINDEX', KEYS[1], -1)
+  if string.find(last, '"type":"RUN_FINISHED"', 1, true) or string.find(last, '"type":"RUN_ERROR"', 1, true) then return 0 end
+end
 redis.call('RPUSH', KEYS[1], ARGV[1] .. (n + 1) .. ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1"#,
@@ -94,29 +107,22 @@ impl RunLog {
         &self.claim_key
     }
 
-    /// Claims the run for `thread_id` (`SET NX PX`), atomically with reading who holds it.
+    /// Claims the run for `thread_id`, atomically with reading who holds it. A fresh claim
+    /// also takes the run's lease, so a run that dies before its first event is still seen
+    /// as lost once the lease lapses.
     pub async fn claim(&self, thread_id: &str) -> Result<Claim, RedisError> {
-        let answers = self
+        let answer = self
             .redis
-            .multi_exec(&[
-                Cmd::new("SET")
-                    .arg(&self.claim_key)
-                    .arg(thread_id)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(RUN_TTL_MS),
-                Cmd::new("GET").arg(&self.claim_key),
-            ])
+            .eval_script(&CLAIM, &[&self.claim_key, &self.lease_key], &[thread_id.to_owned(), RUN_TTL_MS.to_string(), LEASE_MS.to_string()])
             .await?;
-        let mut answers = answers.into_iter().map(RedisValue::into_result);
-        let set = answers.next().ok_or_else(|| short("claim"))??;
-        let holder = answers.next().ok_or_else(|| short("claim"))??;
-        if set.as_str() == Some("OK") {
-            return Ok(Claim::Fresh);
+        match answer {
+            RedisValue::Array(mut items) if items.len() == 2 => {
+                let holder = items.pop().and_then(RedisValue::into_string).unwrap_or_default();
+                let fresh = items.pop().and_then(|v| v.as_i64()) == Some(1);
+                Ok(if fresh { Claim::Fresh } else { Claim::Existing { thread_id: holder } })
+            }
+            other => Err(RedisError::Protocol(format!("claim answered {other:?}"))),
         }
-        Ok(Claim::Existing {
-            thread_id: holder.into_string().unwrap_or_default(),
-        })
     }
 
     /// Appends frames (in sequence order) after the first `after` frames, renews the keys'
@@ -146,14 +152,14 @@ impl RunLog {
         Cmd::new("SET").arg(&self.lease_key).arg("1").arg("PX").arg(LEASE_MS)
     }
 
-    /// Ends the log with `terminal` (numbered after the last frame) when the run is dead: no
-    /// lease, and the last frame not terminal. Answers whether it did. Atomic: a run still
+    /// Ends the log with `terminal` (numbered after the last frame) when the run is dead: it
+    /// was claimed, has no lease, and its last frame (if any) is not terminal. Answers whether it did. Atomic: a run still
     /// appending keeps its lease, so it is never cut.
     pub async fn end_if_lost(&self, run_id: &str, terminal: &Event) -> Result<bool, RedisError> {
         let (head, tail) = (format!("id: {run_id}:"), format!("\ndata: {}\n\n", terminal.to_json()));
         let answer = self
             .redis
-            .eval_script(&END_IF_LOST, &[&self.events_key, &self.lease_key], &[head, tail, RUN_TTL_MS.to_string()])
+            .eval_script(&END_IF_LOST, &[&self.events_key, &self.lease_key, &self.claim_key], &[head, tail, RUN_TTL_MS.to_string()])
             .await?;
         Ok(answer.as_i64() == Some(1))
     }
@@ -219,10 +225,6 @@ fn strings(answer: RedisValue) -> Result<Vec<String>, RedisError> {
             .collect(),
         other => Err(RedisError::Protocol(format!("LRANGE answered {other:?}"))),
     }
-}
-
-fn short(what: &str) -> RedisError {
-    RedisError::Protocol(format!("{what}: fewer answers than commands"))
 }
 
 #[cfg(test)]

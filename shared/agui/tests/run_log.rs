@@ -138,6 +138,7 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
     let log = RunLog::new(rest(), "tenant-a", &run);
     let lost = Event::RunError { message: "gone".into(), code: Some("run_lost".into()) };
     let started = frame(&event_id(&run, 1), &Event::RunStarted { thread_id: "t".into(), run_id: run.clone() });
+    assert_eq!(log.claim("t").await.unwrap(), Claim::Fresh);
     log.append(0, &[started]).await.unwrap();
     // Alive (the append took the lease): never cut.
     assert!(!log.end_if_lost(&run, &lost).await.unwrap());
@@ -148,7 +149,20 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[1], frame(&event_id(&run, 2), &lost), "numbered after the last frame, framed as the run would");
     assert!(log.is_finished().await.unwrap());
-    // An unknown run (no frames) is not invented.
+    // An unknown run (never claimed) is not invented.
     let nobody = RunLog::new(rest(), "tenant-a", &unique_run("none"));
     assert!(!nobody.end_if_lost("x", &lost).await.unwrap());
+    // A run claimed (which takes the lease) that died before its first event: lost at seq 1
+    // once the lease lapses, not before.
+    let early = unique_run("early");
+    let log = RunLog::new(rest(), "tenant-a", &early);
+    assert_eq!(log.claim("t").await.unwrap(), Claim::Fresh);
+    assert!(!log.end_if_lost(&early, &lost).await.unwrap(), "the claim holds the lease");
+    rest().query(&["DEL", &log.events_key().replace(":events", ":lease")]).await.unwrap();
+    assert!(log.end_if_lost(&early, &lost).await.unwrap());
+    assert_eq!(log.read_after(None).await.unwrap(), vec![frame(&event_id(&early, 1), &lost)]);
+    // A re-POST's claim of the existing run does not renew the lease.
+    assert_eq!(log.claim("t").await.unwrap(), Claim::Existing { thread_id: "t".into() });
+    let lease = rest().query(&["EXISTS", &log.events_key().replace(":events", ":lease")]).await.unwrap();
+    assert_eq!(lease.as_i64(), Some(0));
 }
