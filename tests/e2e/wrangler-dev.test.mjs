@@ -124,9 +124,10 @@ test("wrangler dev: a burst of 500 runs for one tenant is answered in full, no u
   );
   const counts = {};
   for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
-  // The free plan's 20 a minute and the default burst bucket of 10 bind: at most 10 admitted
-  // (their runs end in RUN_ERROR: the model here is unreachable), every other one a 429.
-  assert.ok((counts[200] ?? 0) >= 1 && (counts[200] ?? 0) <= 10, JSON.stringify(counts));
+  // The default burst bucket of 10 and the IP window of 20 a minute (shared with every other
+  // suite calling from this address) bind: at most 10 admitted (their runs end in RUN_ERROR:
+  // the model here is unreachable), every other one a 429.
+  assert.ok((counts[200] ?? 0) <= 10, JSON.stringify(counts));
   assert.equal((counts[200] ?? 0) + (counts[429] ?? 0), 500, JSON.stringify(counts));
   assert.equal(wrangler.exitCode, null, "wrangler dev must still be running");
   assert.doesNotMatch(output, /Uncaught|panicked/, "no uncaught error in the runtime's output");
