@@ -18,9 +18,8 @@ use sba_billing::TenantPlan;
 use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call, RequestContext};
-use sba_pg::tokio_postgres::Transaction;
 use sba_pg::PgError;
-use sba_quota::{admit, charge_run, load_plan, plan_from_cache, refund, Admission, LimitConfig};
+use sba_quota::{admit, charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
 use sba_redis::RedisRest;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -67,13 +66,16 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits) -> Re
         None => plan_loaded_once(call, redis, &limits.tenant).await?,
     };
     let headers = limits.check(redis.clone(), &plan).await?;
-    sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
-        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
-        charge(&tx, &limits.tenant, &plan, limits.now_ms).await?;
-        tx.commit().await.map_err(PgError::from)?;
-        Ok(headers)
+    // The charge is one pipelined statement: one round trip once connected.
+    let (tenant, runs, tokens) = (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
+    let rows = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        sba_rls::one_statement_as_service(&client, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens)).await.map_err(PgError::from)
     })
-    .await
+    .await?;
+    match charged(&rows) {
+        Ok(()) => Ok(headers),
+        Err(e) => Err(e.into_api_error((limits.now_ms / 1000) as i64).map_err(PgError::from)?),
+    }
 }
 
 /// Whether this failure starts an outage (none in the last [`REFUND_QUIET`]); remembers it.
@@ -150,13 +152,5 @@ impl Limits {
         let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
         self.checked_per_minute.set(Some(per_minute));
         admit(redis, &self.config, &self.tenant, per_minute, &self.ip, self.now_ms, |outcome| self.ctx.set_limit_decision(outcome)).await
-    }
-}
-
-/// Counts the run against the plan's period quota (402/429 when it is used up).
-async fn charge(tx: &Transaction<'_>, tenant: &str, plan: &TenantPlan, now_ms: u64) -> Result<(), ApiError> {
-    match charge_run(tx, tenant, i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period).await {
-        Ok(()) => Ok(()),
-        Err(e) => Err(e.into_api_error((now_ms / 1000) as i64).map_err(PgError::from)?),
     }
 }

@@ -1,12 +1,15 @@
 use sba_errors::ApiError;
 use serde_json::json;
-use tokio_postgres::{Error, Transaction};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Error, Row, Transaction};
 
 /// Why a run may not start.
 #[derive(Debug)]
 pub enum QuotaError {
     Exceeded { quota: &'static str, limit: i64, reset_epoch_secs: i64 },
     Db(Error),
+    /// The charge statement answered no row (a schema older than its migration).
+    NoAnswer,
 }
 
 impl From<Error> for QuotaError {
@@ -20,6 +23,7 @@ impl QuotaError {
     pub fn into_api_error(self, now_secs: i64) -> Result<ApiError, Error> {
         match self {
             Self::Db(e) => Err(e),
+            Self::NoAnswer => Ok(ApiError::internal("charge_agent_run answered no row")),
             Self::Exceeded { quota, limit, reset_epoch_secs } => Ok(ApiError::new(
                 429,
                 "quota_exceeded",
@@ -32,28 +36,34 @@ impl QuotaError {
 }
 
 /// Charges one run to the tenant's current period (a calendar month when Stripe has not
-/// started one), refusing when runs or tokens are used up. Runs as `service_role` in `tx`.
+/// started one), refusing when runs or tokens are used up: ONE statement, the SQL function
+/// `charge_agent_run` doing start-period, lock, check and count server-side. Runs as
+/// `service_role`; see [`charge_run`] in a transaction, or send [`CHARGE_RUN`] with
+/// [`charge_params`] through `sba_rls::one_statement_as_service` for one round trip in all.
 pub async fn charge_run(tx: &Transaction<'_>, tenant: &str, runs_limit: i64, tokens_limit: i64) -> Result<(), QuotaError> {
-    ensure_period(tx, tenant).await?;
-    let row = tx
-        .query_one(
-            "select period_start, extract(epoch from period_end)::bigint, agent_runs, llm_tokens from usage_periods
-             where tenant_id = $1 and period_start <= now() and now() < period_end
-             order by period_start desc limit 1 for update",
-            &[&tenant],
-        )
-        .await?;
-    let (reset, runs, tokens): (i64, i32, i64) = (row.get(1), row.get(2), row.get(3));
-    if i64::from(runs) >= runs_limit {
-        return Err(QuotaError::Exceeded { quota: "agentRuns", limit: runs_limit, reset_epoch_secs: reset });
+    let rows = tx.query_typed(CHARGE_RUN, &charge_params(&tenant, &runs_limit, &tokens_limit)).await?;
+    charged(&rows)
+}
+
+/// The charge statement (parameters: tenant, runs limit, tokens limit).
+pub const CHARGE_RUN: &str = "select refused_quota, quota_limit, period_end_epoch from public.charge_agent_run($1, $2, $3)";
+
+/// [`CHARGE_RUN`]'s parameters with their types (unprepared statements need them).
+pub fn charge_params<'a>(tenant: &'a &str, runs_limit: &'a i64, tokens_limit: &'a i64) -> [(&'a (dyn ToSql + Sync), Type); 3] {
+    [(tenant, Type::TEXT), (runs_limit, Type::INT8), (tokens_limit, Type::INT8)]
+}
+
+/// What [`CHARGE_RUN`] answered: charged, or the quota that refused.
+pub fn charged(rows: &[Row]) -> Result<(), QuotaError> {
+    let row = rows.first().ok_or(QuotaError::NoAnswer)?;
+    match row.get::<_, Option<String>>(0) {
+        None => Ok(()),
+        Some(quota) => Err(QuotaError::Exceeded {
+            quota: if quota == "llmTokens" { "llmTokens" } else { "agentRuns" },
+            limit: row.get::<_, Option<i64>>(1).unwrap_or_default(),
+            reset_epoch_secs: row.get(2),
+        }),
     }
-    if tokens >= tokens_limit {
-        return Err(QuotaError::Exceeded { quota: "llmTokens", limit: tokens_limit, reset_epoch_secs: reset });
-    }
-    let start: std::time::SystemTime = row.get(0);
-    tx.execute("update usage_periods set agent_runs = agent_runs + 1 where tenant_id = $1 and period_start = $2", &[&tenant, &start])
-        .await?;
-    Ok(())
 }
 
 /// Adds a finished run's LLM tokens to the current period.

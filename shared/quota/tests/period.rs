@@ -40,3 +40,22 @@ async fn tokens_count_against_the_period() {
     assert!(matches!(charge_run(&tx, &t, 10, 500).await, Err(QuotaError::Exceeded { quota: "llmTokens", .. })));
     assert!(charge_run(&tx, &t, 10, 501).await.is_ok());
 }
+
+/// The charge is exact under concurrency: 12 at once against a quota of 5 charge 5.
+#[tokio::test]
+async fn concurrent_charges_never_exceed_the_quota() {
+    let t = tenant();
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        clients.push(postgres().await);
+    }
+    let charges = clients.iter().map(|client| {
+        let t = t.clone();
+        async move {
+            let rows = sba_rls::one_statement_as_service(client, sba_quota::CHARGE_RUN, &sba_quota::charge_params(&t.as_str(), &5, &1000)).await.unwrap();
+            sba_quota::charged(&rows).is_ok()
+        }
+    });
+    let outcomes = futures_util::future::join_all(charges).await;
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 5, "{outcomes:?}");
+}

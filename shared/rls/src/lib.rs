@@ -10,7 +10,8 @@
 //! Not for: connecting (`sba-pg`) or deciding who the tenant is (`sba-tenant`).
 
 use serde_json::Value;
-use tokio_postgres::{Client, Error, Transaction};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Error, Row, Transaction};
 
 /// The role API requests run as; the migrations grant it only what the API needs.
 pub const TENANT_ROLE: &str = "authenticated";
@@ -37,6 +38,28 @@ pub async fn begin_as_service(client: &mut Client) -> Result<Transaction<'_>, Er
     let tx = client.transaction().await?;
     tx.batch_execute(&format!("select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}")).await?;
     Ok(tx)
+}
+
+/// One statement as `service_role` in a transaction of its own, sent as ONE pipeline: BEGIN
+/// with the role, the statement (unprepared, its parameter types given), COMMIT. Postgres runs
+/// them in order and the answers come back together: one round trip instead of four (or
+/// seven with a prepared statement). A statement that fails aborts the transaction, and the
+/// COMMIT behind it then rolls back.
+///
+/// Only ONE statement, on purpose: every message of a pipeline must be sent before the
+/// COMMIT, and a second statement that waited for the first one's answer would be sent after
+/// it, outside the transaction.
+pub async fn one_statement_as_service(client: &Client, statement: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, Error> {
+    let begin_sql = format!("begin; select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}");
+    let begin = client.batch_execute(&begin_sql);
+    let work = client.query_typed(statement, params);
+    let commit = client.batch_execute("commit");
+    // join3 polls them in this order, and each sends its messages on its first poll.
+    let (began, rows, committed) = futures_util::future::join3(begin, work, commit).await;
+    began?;
+    let rows = rows?;
+    committed?;
+    Ok(rows)
 }
 
 /// The claims as Postgres sees them: the verified payload with the resolved tenant placed
