@@ -45,6 +45,7 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission,
         tenant: tenant.tenant_id.clone(),
         now_ms: js_sys::Date::now() as u64,
         checked_per_minute: Cell::new(None),
+        checked_at_ms: Cell::new(0),
         ctx: call.ctx.clone(),
     };
     let result = admit_and_charge(call, &redis, &limits).await;
@@ -53,7 +54,7 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission,
         && result.as_ref().is_err_and(|e: &ApiError| e.status >= 500);
     if let (true, Some(per_minute)) = (admitted_then_failed, limits.checked_per_minute.get()) {
         if first_failure_of_an_outage() {
-            let (config, tenant, ip, now_ms) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone(), limits.now_ms);
+            let (config, tenant, ip, now_ms) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone(), limits.checked_at_ms.get());
             call.ctx.wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, now_ms).await });
         }
     }
@@ -139,9 +140,15 @@ struct Limits {
     config: LimitConfig,
     ip: String,
     tenant: String,
+    /// When admission started (for Server-Timing and the quota's Retry-After).
     now_ms: u64,
     /// The plan's per-minute limit the check used (a refund must use the same policies).
     checked_per_minute: Cell<Option<u64>>,
+    /// The clock the limiter was given: read right before its call, not when the request
+    /// arrived. A request that waited (for the isolate, for a plan load) with an old time
+    /// could otherwise be counted in a window that has already closed — a burst across a
+    /// minute boundary would fill two windows at once.
+    checked_at_ms: Cell<u64>,
     /// Learns the limiter's outcome (for the log line and metrics).
     ctx: Rc<RequestContext>,
 }
@@ -151,6 +158,8 @@ impl Limits {
     async fn check(&self, redis: RedisRest, plan: &TenantPlan) -> Result<Admission, ApiError> {
         let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
         self.checked_per_minute.set(Some(per_minute));
-        admit(redis, &self.config, &self.tenant, per_minute, &self.ip, self.now_ms, |outcome| self.ctx.set_limit_decision(outcome)).await
+        let now_ms = js_sys::Date::now() as u64;
+        self.checked_at_ms.set(now_ms);
+        admit(redis, &self.config, &self.tenant, per_minute, &self.ip, now_ms, |outcome| self.ctx.set_limit_decision(outcome)).await
     }
 }

@@ -30,6 +30,8 @@ use worker::Response;
 const BODY_LIMIT: usize = 1024 * 1024;
 /// Per run-log call, from when it is handed to the runtime (a burst makes answers late).
 pub(crate) const RUN_LOG_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tries of the claim before the run is refused with 503 `run_log_unavailable`.
+const CLAIM_ATTEMPTS: u32 = 3;
 /// `: ping` after this much silence keeps proxies from cutting the stream (`SSE_HEARTBEAT_MS`).
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long a run may go on after its client left (`RUN_DETACHED_LIMIT_MS`): under the 30 s
@@ -63,7 +65,7 @@ pub async fn handle_run(
     // The run log is on the critical path of a run: allow it more than a limiter decision.
     let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
-    match log.claim(&input.thread_id).await {
+    match claim(&log, &input.thread_id).await {
         Ok(Claim::Fresh) => {}
         Ok(Claim::Existing { thread_id }) if thread_id == input.thread_id => {
             // The same run posted again (a retry): replay it, never run it twice.
@@ -149,6 +151,24 @@ pub async fn handle_run(
     .take_until(done_rx);
     let body = stream::select(rx, pings);
     sse_response(body.boxed_local(), &extra_headers)
+}
+
+/// Claims the run, retrying a claim that timed out or failed on the way (a burst makes
+/// answers late): the claim carries this request's own name, so a retry after an attempt
+/// that did reach Redis still finds the run fresh.
+async fn claim(log: &RunLog, thread_id: &str) -> Result<Claim, sba_redis::RedisError> {
+    let mut name = [0u8; 8];
+    let _ = getrandom::fill(&mut name);
+    let name = hex::encode(name);
+    let mut attempt = 1;
+    loop {
+        match log.claim(thread_id, &name).await {
+            Err(e) if attempt < CLAIM_ATTEMPTS && matches!(e, sba_redis::RedisError::Timeout | sba_redis::RedisError::Network(_)) => {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The silence after which a stream sends `: ping` (`SSE_HEARTBEAT_MS`, default 15 s).

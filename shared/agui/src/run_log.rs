@@ -110,16 +110,22 @@ impl RunLog {
     /// Claims the run for `thread_id`, atomically with reading who holds it. A fresh claim
     /// also takes the run's lease, so a run that dies before its first event is still seen
     /// as lost once the lease lapses.
-    pub async fn claim(&self, thread_id: &str) -> Result<Claim, RedisError> {
+    ///
+    /// `attempt` names this request's claim (random per request): a claim sent again after a
+    /// timeout that did reach Redis finds its own name and is still [`Claim::Fresh`], so a
+    /// claim can be retried without turning the run into a replay of itself.
+    pub async fn claim(&self, thread_id: &str, attempt: &str) -> Result<Claim, RedisError> {
+        let value = format!("{thread_id}\n{attempt}");
         let answer = self
             .redis
-            .eval_script(&CLAIM, &[&self.claim_key, &self.lease_key], &[thread_id.to_owned(), RUN_TTL_MS.to_string(), LEASE_MS.to_string()])
+            .eval_script(&CLAIM, &[&self.claim_key, &self.lease_key], &[value.clone(), RUN_TTL_MS.to_string(), LEASE_MS.to_string()])
             .await?;
         match answer {
             RedisValue::Array(mut items) if items.len() == 2 => {
                 let holder = items.pop().and_then(RedisValue::into_string).unwrap_or_default();
-                let fresh = items.pop().and_then(|v| v.as_i64()) == Some(1);
-                Ok(if fresh { Claim::Fresh } else { Claim::Existing { thread_id: holder } })
+                let fresh = items.pop().and_then(|v| v.as_i64()) == Some(1) || holder == value;
+                let thread = holder.split_once('\n').map_or(holder.as_str(), |(thread, _)| thread).to_owned();
+                Ok(if fresh { Claim::Fresh } else { Claim::Existing { thread_id: thread } })
             }
             other => Err(RedisError::Protocol(format!("claim answered {other:?}"))),
         }

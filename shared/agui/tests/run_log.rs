@@ -48,23 +48,25 @@ fn frames(run_id: &str, n: u64) -> Vec<String> {
 async fn claim_is_fresh_once_then_reports_the_holder() {
     let run = unique_run("claim");
     let log = RunLog::new(rest(), "tenant-a", &run);
-    assert_eq!(log.claim("thread-1").await.unwrap(), Claim::Fresh);
+    assert_eq!(log.claim("thread-1", "a1").await.unwrap(), Claim::Fresh);
     assert_eq!(
-        log.claim("thread-1").await.unwrap(),
+        log.claim("thread-1", "a2").await.unwrap(),
         Claim::Existing {
             thread_id: "thread-1".into()
         }
     );
     assert_eq!(
-        log.claim("thread-2").await.unwrap(),
+        log.claim("thread-2", "a3").await.unwrap(),
         Claim::Existing {
             thread_id: "thread-1".into()
         }
     );
+    // The same claim sent again (a retry after a timeout that reached Redis) is still fresh.
+    assert_eq!(log.claim("thread-1", "a1").await.unwrap(), Claim::Fresh);
     // Another tenant's run of the same id is its own.
     assert_eq!(
         RunLog::new(rest(), "tenant-b", &run)
-            .claim("x")
+            .claim("x", "a4")
             .await
             .unwrap(),
         Claim::Fresh
@@ -138,7 +140,7 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
     let log = RunLog::new(rest(), "tenant-a", &run);
     let lost = Event::RunError { message: "gone".into(), code: Some("run_lost".into()) };
     let started = frame(&event_id(&run, 1), &Event::RunStarted { thread_id: "t".into(), run_id: run.clone() });
-    assert_eq!(log.claim("t").await.unwrap(), Claim::Fresh);
+    assert_eq!(log.claim("t", "a").await.unwrap(), Claim::Fresh);
     log.append(0, &[started]).await.unwrap();
     // Alive (the append took the lease): never cut.
     assert!(!log.end_if_lost(&run, &lost).await.unwrap());
@@ -156,13 +158,13 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
     // once the lease lapses, not before.
     let early = unique_run("early");
     let log = RunLog::new(rest(), "tenant-a", &early);
-    assert_eq!(log.claim("t").await.unwrap(), Claim::Fresh);
+    assert_eq!(log.claim("t", "a").await.unwrap(), Claim::Fresh);
     assert!(!log.end_if_lost(&early, &lost).await.unwrap(), "the claim holds the lease");
     rest().query(&["DEL", &log.events_key().replace(":events", ":lease")]).await.unwrap();
     assert!(log.end_if_lost(&early, &lost).await.unwrap());
     assert_eq!(log.read_after(None).await.unwrap(), vec![frame(&event_id(&early, 1), &lost)]);
     // A re-POST's claim of the existing run does not renew the lease.
-    assert_eq!(log.claim("t").await.unwrap(), Claim::Existing { thread_id: "t".into() });
+    assert_eq!(log.claim("t", "b").await.unwrap(), Claim::Existing { thread_id: "t".into() });
     let lease = rest().query(&["EXISTS", &log.events_key().replace(":events", ":lease")]).await.unwrap();
     assert_eq!(lease.as_i64(), Some(0));
 }

@@ -161,8 +161,10 @@ impl Limiter {
         }
 
         let (keys, args) = self.script_input(&base_keys, rate, now_ms);
-        let answer = self.client.eval_script(limit_script(), &keys, &args).await;
         let local_keys: Vec<(Algorithm, &str)> = self.policies.iter().map(|p| p.algorithm).zip(cache_keys.iter().map(String::as_str)).collect();
+        let reserved = (rate > 0).then(|| self.local.reserve(&local_keys, rate.unsigned_abs()));
+        let answer = self.client.eval_script(limit_script(), &keys, &args).await;
+        drop(reserved);
         match answer.and_then(|v| parse(v, self.policies.len())) {
             Ok((all_ok, results)) => {
                 let decision = self.counted(all_ok, &results);

@@ -7,6 +7,10 @@
 //! the limit per isolate (each counts only its own admissions); units other isolates took
 //! through Redis are not known here.
 //!
+//! Requests still waiting for Redis count too (as reserved units): when some calls of a
+//! burst time out while others' answers are still on their way, the ones deciding here
+//! leave room for every unit Redis may yet grant, so the isolate stays within the limit.
+//!
 //! Per process (in workerd: per isolate); time is the caller's `now_ms`.
 
 use std::collections::HashMap;
@@ -20,7 +24,37 @@ const MAX_ENTRIES: usize = 10_000;
 /// Local counts per key. Cloning shares them.
 #[derive(Debug, Clone, Default)]
 pub struct LocalLimits {
-    entries: Arc<Mutex<HashMap<String, Count>>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<String, Count>,
+    /// Units of requests whose Redis call is under way, per key.
+    pending: HashMap<String, u64>,
+}
+
+/// Units reserved while a Redis call is under way; given back when dropped (answered,
+/// failed or abandoned alike).
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    limits: LocalLimits,
+    keys: Vec<String>,
+    rate: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut inner = self.limits.lock();
+        for key in &self.keys {
+            if let Some(n) = inner.pending.get_mut(key) {
+                *n = n.saturating_sub(self.rate);
+                if *n == 0 {
+                    inner.pending.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// What one key has used: a window's counts (`window` is `now / window_ms`), or a bucket.
@@ -52,27 +86,44 @@ impl LocalLimits {
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.pending.clear();
+    }
+
+    /// Reserves `rate` units on every key while a Redis call decides them.
+    pub(crate) fn reserve(&self, policies: &[(Algorithm, &str)], rate: u64) -> Reservation {
+        let mut inner = self.lock();
+        for (_, key) in policies {
+            *inner.pending.entry((*key).to_owned()).or_default() += rate;
+        }
+        Reservation { limits: self.clone(), keys: policies.iter().map(|(_, k)| (*k).to_owned()).collect(), rate }
     }
 
     /// Decides `rate` units under every `(algorithm, key)` at once, all or nothing: the units
-    /// are taken from every key only if they fit every one.
+    /// are taken from every key only if they fit every one, counting what is reserved.
     pub(crate) fn decide(&self, policies: &[(Algorithm, &str)], rate: u64, now_ms: u64) -> Vec<Local> {
-        let mut entries = self.lock();
-        let answers: Vec<Local> = policies.iter().map(|(a, key)| look(a, entries.get(*key).copied(), rate, now_ms).1).collect();
+        let mut inner = self.lock();
+        let answers: Vec<Local> = policies
+            .iter()
+            .map(|(a, key)| {
+                let reserved = inner.pending.get(*key).copied().unwrap_or(0);
+                look(a, inner.entries.get(*key).copied(), rate.saturating_add(reserved), now_ms).1
+            })
+            .collect();
         if answers.iter().all(|a| a.fits) {
-            take(&mut entries, policies, rate as i64, now_ms);
+            take(&mut inner.entries, policies, rate as i64, now_ms);
         }
         answers
     }
 
     /// Counts units Redis already decided (a negative `rate` gives them back).
     pub(crate) fn record(&self, policies: &[(Algorithm, &str)], rate: i64, now_ms: u64) {
-        take(&mut self.lock(), policies, rate, now_ms);
+        take(&mut self.lock().entries, policies, rate, now_ms);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Count>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -177,6 +228,20 @@ mod tests {
         local.record(&[(SLIDING, "k")], -1, 1_000_000_000);
         let answers: Vec<bool> = (0..3).map(|_| local.decide(&[(SLIDING, "k")], 1, 1_000_000_001)[0].fits).collect();
         assert_eq!(answers, [true, true, false]);
+    }
+
+    #[test]
+    fn units_reserved_by_calls_under_way_leave_room_for_them() {
+        let local = LocalLimits::new();
+        let now = 1_000_000_000;
+        local.record(&[(SLIDING, "k")], 4, now);
+        let waiting: Vec<Reservation> = (0..5).map(|_| local.reserve(&[(SLIDING, "k")], 1)).collect();
+        // 4 taken + 5 under way: one more fits, not two.
+        assert!(local.decide(&[(SLIDING, "k")], 1, now)[0].fits);
+        assert!(!local.decide(&[(SLIDING, "k")], 1, now)[0].fits);
+        drop(waiting); // answered (refused by Redis, say): the room comes back
+        assert!(local.decide(&[(SLIDING, "k")], 1, now)[0].fits);
+        assert!(local.lock().pending.is_empty());
     }
 
     #[test]
