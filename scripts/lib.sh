@@ -41,6 +41,12 @@ stack_stop() {
   for pid in "${STACK_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${STACK_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   STACK_PIDS=()
+  # A redis-server started again by scripts/bench's soak (tests/bench/outage.sh) after it
+  # stopped the stack's own: not a child of this shell, so stopped by its recorded pid.
+  if [[ -n "${SBA_STACK_REDIS_DIR:-}" && -f "$SBA_STACK_REDIS_DIR/restarted.pid" ]]; then
+    kill "$(cat "$SBA_STACK_REDIS_DIR/restarted.pid")" 2>/dev/null || true
+    rm -f "$SBA_STACK_REDIS_DIR/restarted.pid"
+  fi
   if [[ -n "$PG_DATA" && -f "$PG_DATA/postmaster.pid" ]]; then
     pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
@@ -129,6 +135,10 @@ stack_start_throwaway() { # rest server binary
   redis_port="$(free_port)"; rest_port="$(free_port)"; pg_port="$(free_port)"
   say "local stack: redis $redis_port, REST $rest_port, postgres $pg_port"
   redis_start "$RUN_DIR/redis" "$redis_port"
+  # What tests/bench/outage.sh needs to stop and start this redis-server and Postgres again
+  # (scripts/bench's soak); nothing else reads these.
+  export SBA_STACK_REDIS_PORT="$redis_port" SBA_STACK_REDIS_DIR="$RUN_DIR/redis" SBA_STACK_REDIS_PID="${STACK_PIDS[-1]}"
+  export SBA_STACK_PG_DATA="$RUN_DIR/pg"
   REST_BIN="$rest_bin" rest_start "$redis_port" "$rest_port"
   pg_start "$RUN_DIR/pg" "$pg_port"
   pg_migrate "$pg_port"

@@ -11,6 +11,11 @@
 // checks every response's status (and a string its body must hold) and prints the counts. A
 // row whose responses were not all as expected keeps its figures and shows the count.
 // The empty Worker is measured again last (drift check: how steady the machine was).
+// The JS reference Worker (tests/bench/js-reference: @upstash/ratelimit, stripe, jose, bundled
+// with esbuild into target/bench/js-reference/) runs in the same workerd against the same REST
+// server; its 429 and Stripe-400 rows sit beside ours, measured the same way.
+// SBA_BENCH_ROWS=id,id,… measures only those rows (smoke runs; the empty Worker is then only
+// loaded when a row of its is asked for).
 // Bounded (about 1.5 min); loopback only. Exits 1 if any row had unexpected responses or no
 // request completed. With SBA_BENCH_OUT set, also writes the rows there as JSON.
 // Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
@@ -19,10 +24,11 @@ import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startBundle, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS, ROOT } from "../support/bundle.mjs";
+import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS, ROOT } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { corpus } from "./corpus.mjs";
+import { buildJsReference } from "./js-reference/build.mjs";
 import { writeResults } from "./results.mjs";
 
 const THREADS = Number(process.env.SBA_BENCH_WRK_THREADS ?? 2);
@@ -30,6 +36,8 @@ const CONNECTIONS = Number(process.env.SBA_BENCH_WRK_CONNECTIONS ?? 16);
 const SECS = Number(process.env.SBA_BENCH_WRK_SECS ?? 5);
 const STRIPE_POOL = Number(process.env.SBA_BENCH_STRIPE_POOL ?? 5000);
 const EMPTY = "sba-bench-empty";
+const JS_REFERENCE = "sba-bench-js-reference";
+const ONLY = process.env.SBA_BENCH_ROWS ? new Set(process.env.SBA_BENCH_ROWS.split(",").map((id) => id.trim())) : null;
 const LUA = path.join(ROOT, "tests/bench/wrk.lua");
 const WORK = path.join(ROOT, "target/bench");
 const nonce = randomBytes(4).toString("hex");
@@ -139,6 +147,23 @@ function stripePool(name, from, count) {
   return file;
 }
 
+/** A Stripe-Signature of the right shape and time whose HMAC no configured secret makes. */
+function badStripeSignature(body, t = Math.floor(Date.now() / 1000)) {
+  return `t=${t},v1=${createHmac("sha256", "whsec_not_the_configured_secret").update(`${t}.${body}`).digest("hex")}`;
+}
+
+/**
+ * Waits, if needed, for a fresh minute: a sliding window over wall-clock minutes (ours and the
+ * JS reference's) must not roll over between `exhaust` and the end of the row, or the weight of
+ * the previous minute decays and runs are admitted again mid-row.
+ */
+async function freshMinuteFor(secs) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left > secs * 1000) return "";
+  await new Promise((r) => setTimeout(r, left + 250));
+  return `waited ${(left / 1000).toFixed(1)} s for a new minute; `;
+}
+
 /** Runs (read to the end) for `tenant` until the first 429: the tenant is over its limits. */
 async function exhaust(url, tenant) {
   for (let i = 1; i <= 200; i++) {
@@ -157,6 +182,25 @@ async function exhaust(url, tenant) {
 // ---------------------------------------------------------------------------------------------
 const llm = await startLlmDouble(() => ({ chunks: textChunks(ANSWER, { model: "bench", pieces: 4 }) }));
 const llmBindings = { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench" };
+const wanted = (...ids) => !ONLY || ids.some((id) => ONLY.has(id));
+const stack = stackEnv();
+const extraWorkers = {
+  ...(wanted("empty", "empty-again") ? { [EMPTY]: "tests/empty-worker" } : {}),
+  ...(wanted("js-429", "js-stripe-400")
+    ? {
+        [JS_REFERENCE]: {
+          scriptPath: await buildJsReference(),
+          bindings: {
+            REDIS_REST_URL: stack.redisRestUrl,
+            REDIS_REST_TOKEN: stack.redisRestToken,
+            AUTH_JWT_SECRET: E2E_JWT_SECRET,
+            AUTH_AUDIENCE: "authenticated",
+            STRIPE_WEBHOOK_SECRETS: E2E_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRETS,
+          },
+        },
+      }
+    : {}),
+};
 const bundle = await startBundle({
   overrides: {
     agent: { bindings: llmBindings },
@@ -164,7 +208,7 @@ const bundle = await startBundle({
     // the 429 row hits, and it stays hit for the minute after `exhaust`.
     "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "1000000", RATE_LIMIT_BURST: "1000000" } },
   },
-  extraWorkers: { [EMPTY]: "tests/empty-worker" },
+  extraWorkers,
   direct: true,
 });
 const rows = [];
@@ -193,6 +237,13 @@ try {
 
   const json = { SBA_WRK_METHOD: "POST", SBA_WRK_CONTENT_TYPE: "application/json" };
   const limitedTenant = `bench-${nonce}-limited`;
+  const jsLimitedTenant = `bench-${nonce}-js-limited`;
+  const badEvent = checkoutEvent("bad-signature");
+  /** Signs the row's bad delivery just before it runs (a fresh timestamp, within tolerance). */
+  const signBadly = (row) => () => {
+    row.env.SBA_WRK_HEADER = `Stripe-Signature: ${badStripeSignature(badEvent)}`;
+    return "bad signature made now (right shape and time, wrong secret)";
+  };
   const baseline = { id: "empty", label: "empty Worker: GET / (baseline)", worker: EMPTY, path: "/", env: { SBA_WRK_EXPECT: "200" } };
   const spec = [
     baseline,
@@ -225,20 +276,36 @@ try {
       env: { ...json, SBA_WRK_BODY: sameEvent, SBA_WRK_HEADER: `Stripe-Signature: ${sameSignature}`, SBA_WRK_EXPECT: "200", SBA_WRK_BODY_HAS: '"duplicate":true' },
     },
     {
+      id: "stripe-400", label: "webhooks POST /webhooks/stripe (bad signature: 400)", worker: "sba-webhooks", path: "/webhooks/stripe", badSignature: true,
+      env: { ...json, SBA_WRK_BODY: badEvent, SBA_WRK_EXPECT: "400", SBA_WRK_BODY_HAS: '"signature_mismatch"' },
+    },
+    {
+      id: "js-stripe-400", label: "JS reference: Stripe 400 (bad signature)", worker: JS_REFERENCE, path: "/webhooks/stripe", badSignature: true,
+      env: { ...json, SBA_WRK_BODY: badEvent, SBA_WRK_EXPECT: "400", SBA_WRK_BODY_HAS: '"signature_mismatch"' },
+    },
+    {
       id: "agent-run", label: "agent POST /agent/run (SSE to RUN_FINISHED)", worker: "sba-agent", path: "/agent/run",
       env: { ...json, SBA_WRK_MODE: "agent-run", SBA_WRK_AUTH: token(`bench-${nonce}-agent`), SBA_WRK_EXPECT: "200", SBA_WRK_BODY_HAS: '"type":"RUN_FINISHED"' },
     },
     {
       id: "limited-429", label: "ratelimited-agent POST /run (over limit: 429)", worker: "sba-ratelimited-agent", path: "/ratelimited-agent/run",
-      prepare: (url) => exhaust(url, limitedTenant),
+      prepare: async (url) => `${await freshMinuteFor(SECS + 6)}${await exhaust(url, limitedTenant)}`,
       env: { ...json, SBA_WRK_MODE: "agent-run", SBA_WRK_AUTH: token(limitedTenant), SBA_WRK_EXPECT: "429", SBA_WRK_BODY_HAS: '"rate_limited"' },
+    },
+    {
+      id: "js-429", label: "JS reference: 429 (rate-limited tenant)", worker: JS_REFERENCE, path: "/run",
+      prepare: async (url) => `${await freshMinuteFor(SECS + 6)}${await exhaust(url, jsLimitedTenant)}`,
+      env: { ...json, SBA_WRK_MODE: "agent-run", SBA_WRK_AUTH: token(jsLimitedTenant), SBA_WRK_EXPECT: "429", SBA_WRK_BODY_HAS: '"rate_limited"' },
     },
     // The baseline again: how far the machine drifted during the run (ratios near 1 = steady).
     { ...baseline, id: "empty-again", label: "empty Worker again, at the end (drift check)" },
   ];
   log(`endpoints bench — wrk -t${THREADS} -c${CONNECTIONS} -d${SECS}s --latency on loopback; every Worker in one workerd ` +
     `(Miniflare), each on its own socket; LLM double at ${llm.url} (no delay); search corpus ${chunks} chunks`);
-  for (const row of spec) rows.push(await measure(row));
+  for (const row of spec) {
+    if (row.badSignature) row.prepare = signBadly(row);
+    if (wanted(row.id)) rows.push(await measure(row));
+  }
 } catch (e) {
   fail("setup", e.stack ?? e.message);
 } finally {

@@ -2,7 +2,12 @@
 //   limiter.log       the native limiter bench's output (shared/ratelimit/examples/bench.rs)
 //   endpoints.json    tests/bench/endpoints.mjs (wrk rows; the empty Worker is the baseline)
 //   kb-ingest.json    tests/bench/kb-ingest.mjs
+//   far-stores.json   tests/bench/far-stores.mjs (round trips per store and latency per hot
+//                     path with both stores far away, counted at delaying proxies)
 //   agent.json        tests/bench/agent.mjs (open SSE streams, workerd memory)
+//   capacity.json     tests/bench/capacity.mjs (streams started as a burst over two workerd,
+//                     memory per stream; the limiter under a burst of one tenant's runs)
+//   soak.json         tests/bench/soak.mjs (mixed traffic with Redis and Postgres restarted)
 // and the built Wasm (gzip -9 computed here). Prints the table on stdout, writes bench.json
 // next to the inputs, and exits 1 when a step failed or left nothing behind.
 //
@@ -31,7 +36,10 @@ const readJson = (name) => {
 // ---- inputs ---------------------------------------------------------------------------------
 const endpoints = readJson("endpoints.json");
 const kb = readJson("kb-ingest.json");
+const far = readJson("far-stores.json");
 const agent = readJson("agent.json");
+const capacity = readJson("capacity.json");
+const soak = readJson("soak.json");
 
 /** The native limiter bench's phase rows: name, ops, secs, ops/s, trips/op. */
 function limiterRows() {
@@ -120,6 +128,46 @@ for (const r of throughput) {
   row(r.label, [cell(r.reqPerSec), cell(r.ratio.reqPerSec), cell(r.p50Ms), cell(r.ratio.p50), cell(r.p99Ms), cell(r.ratio.p99), String(r.errors)]);
 }
 
+{
+  // Like section()/row(), with wider cells: a figure and its target, e.g. "812 ✗≤150".
+  const W = 11;
+  const farRow = (label, cells) => lines.push(`${label.padEnd(LABEL)}${cells.map((c) => c.padStart(W)).join("")}`);
+  lines.push(
+    "",
+    `FAR STORES: Postgres and the Redis REST server each ${far?.rttMs ?? "?"} ms round trip away (delaying proxies); ${far?.requestsPerPath ?? "?"} sequential requests per path, medians`,
+  );
+  const heads = ["PG login", "PG ready", "R <1st B", "Redis", "conn P/R", "after P+R", "1st B ms", "total ms"];
+  farRow("path", heads);
+  lines.push("-".repeat(LABEL + W * heads.length));
+  for (const r of far?.rows ?? []) {
+    const m = r.median ?? {};
+    if (!r.requests) {
+      farRow(r.label, ["FAILED"]);
+      continue;
+    }
+    // Round trips as counted (a median of an even count may end in .5); milliseconds whole.
+    const fmt = (key) => {
+      const v = m[key];
+      if (!Number.isFinite(v)) return "-";
+      return key.endsWith("Ms") || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
+    };
+    const mark = (key) => {
+      const c = r.checks?.[key];
+      return c ? `${fmt(key)} ${c.met ? "✓" : "✗"}≤${c.target}` : fmt(key);
+    };
+    farRow(r.label, [
+      fmt("pgLogin"), mark("pgReady"), mark("redisBeforeFirstByte"), mark("redis"), `${fmt("pgConnections")}/${fmt("redisConnections")}`,
+      `${fmt("pgAfter")}+${fmt("redisAfter")}`, mark("ttfbMs"), mark("totalMs"),
+    ]);
+  }
+  if (!far?.rows?.length) farRow("far stores", ["FAILED"]);
+  lines.push(
+    "PG login / ready = Postgres round trips before / after the connection's first ReadyForQuery; R <1st B = Redis round trips",
+    "before the first byte (RUN_STARTED for runs); conn = new connections; after = round trips after the response ended",
+    "(waitUntil, queue consumer); ✓/✗≤n = issue 13's target (times judged at 50 ms only). The proxies delay no TCP handshake.",
+  );
+}
+
 section("REDIS ROUND TRIPS per limiter decision: native client, local REST server; ×PING = ÷ PING/s at the same concurrency", "phase", ["trips/op", "ops/s", "×PING"]);
 for (const r of limiter) row(r.name, [cell(r.tripsPerOp), cell(r.opsPerSec), cell(r.ratioToPing)]);
 
@@ -146,6 +194,69 @@ for (const r of (kb?.rows ?? []).filter((r) => r.chunks > 0)) {
   row(r.name, [cell(r.perSec), cell(r.ratio), cell(r.p50), cell(r.chunksPerSec), cell(r.chunksPerDoc)]);
 }
 
+const lim = capacity?.limiter;
+section(
+  `LIMITER UNDER A BURST: simultaneous runs of ONE fresh tenant (free plan ${lim?.expectedAdmitted ?? 20}/min, plan not cached) on /ratelimited-agent/run`,
+  "",
+  ["runs", "admitted", "expected", "429", "5xx", "other", "429 %"],
+);
+if (lim) {
+  const when = lim.crossedMinute === undefined ? "" : lim.crossedMinute ? ", across a minute" : ", within a minute";
+  row(`burst of ${lim.requested} (IP and burst limits out of reach${when})`, [
+    String(lim.requested), String(lim.admitted), String(lim.expectedAdmitted), String(lim.limited), String(lim.fiveXx), String(lim.other),
+    cell((100 * lim.limited) / lim.requested),
+  ]);
+} else {
+  row("burst", ["FAILED"]);
+}
+
+section(
+  `CAPACITY: agent runs started as ONE burst, spread over ${capacity?.processes ?? 2} workerd (model silent after one token); nothing retried`,
+  "",
+  ["streams", "held", "5xx", "other", "KB/strm", "KB wkd 1", "KB wkd 2", "RSS MB", "hz ms"],
+);
+for (const step of capacity?.steps ?? []) {
+  const per = step.perProcess ?? [];
+  const rss = per.reduce((a, p) => a + (p.rssMb ?? 0), 0);
+  const hz = Math.max(...per.map((p) => p.healthzMs ?? NaN));
+  row(`burst to ${step.streams} open streams (+${step.added} at once, ${cell(step.burstSecs)} s)`, [
+    String(step.streams), String(step.held), String(step.fiveXx), String(step.otherFailures), cell(step.kbPerStream),
+    cell(per[0]?.kbPerStream), cell(per[1]?.kbPerStream), cell(rss), cell(hz),
+  ]);
+}
+if (!capacity?.steps?.length) row("streams", ["FAILED"]);
+
+const windows = (soak?.windows ?? []).map((w) => `${w.service} ${cell(w.secs)} s`).join(", ");
+section(
+  `SOAK: ${soak?.secs ?? "?"} s of mixed traffic at ${soak?.rate ?? "?"} req/s, redis-server and Postgres restarted once each (outage windows: ${windows || "none"})`,
+  "kind",
+  ["requests", "ok", "429", "5xx in", "5xx out", "other in", "other out"],
+);
+for (const [kind, k] of Object.entries(soak?.perKind ?? {})) {
+  row(kind, [String(k.requests), String(k.ok), String(k.limited), String(k.fiveXxInside), String(k.fiveXxOutside), String(k.otherInside), String(k.otherOutside)]);
+}
+if (soak?.perKind) {
+  const st = soak.stripe;
+  const bh = soak.basehub;
+  lines.push("");
+  row("webhook effects (counted rows)", ["sent", "acked", "lost", "doubled", "never ack", "redeliv", "as dup"]);
+  lines.push("-".repeat(LABEL + CELL * 7));
+  row(`Stripe events (${st.rows.customers} links, ${st.rows.subscriptions} subs, ${st.rows.usagePeriods} periods)`, [
+    String(st.events), String(st.acknowledged), String(st.lost + st.notApplied), String(st.doubled), String(st.neverAcknowledged), String(st.redelivered), String(st.redeliveredDuplicate),
+  ]);
+  row(`BaseHub deliveries (${bh.jobsApplied} re-ingest jobs applied)`, [
+    String(bh.deliveries), String(bh.acknowledged), String(bh.lost), String(bh.doubled), String(bh.neverAcknowledged), String(bh.redelivered), String(bh.redeliveredDuplicate),
+  ]);
+  lines.push("");
+  row("at the start, middle/max and end of the soak", ["start", "middle", "max", "end"]);
+  lines.push("-".repeat(LABEL + CELL * 4));
+  row("Postgres client connections (pg_stat_activity)", [String(soak.pgConnections.start), String(soak.pgConnections.middle ?? "-"), String(soak.pgConnections.max), String(soak.pgConnections.end)]);
+  const rss = soak.workerdRssMb;
+  row("workerd RSS MB", [cell(rss.start), cell(rss.middle), cell(rss.max), cell(rss.end)]);
+} else {
+  row("soak", ["FAILED"]);
+}
+
 if (problems.length) {
   lines.push("", `FAILURES (${problems.length}):`);
   for (const p of problems) lines.push(`  ${p}`);
@@ -166,6 +277,9 @@ writeFileSync(
       streams: st ?? null,
       agent,
       kbIngest: kb,
+      farStores: far,
+      capacity,
+      soak,
       failures: problems,
       table: lines,
     },

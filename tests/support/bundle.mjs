@@ -106,6 +106,15 @@ function crateWorker(dir, bindings = {}) {
 }
 
 /**
+ * Miniflare options of a JavaScript Worker already bundled into ONE ES module (no imports
+ * left), e.g. the bench's JS reference Worker: `{ scriptPath, bindings?, compatibilityDate?,
+ * compatibilityFlags? }`.
+ */
+function scriptWorker({ scriptPath, bindings = {}, compatibilityDate = "2026-04-20", compatibilityFlags = [] }) {
+  return { modules: true, scriptPath, compatibilityDate, compatibilityFlags, bindings };
+}
+
+/**
  * Starts one Worker built from `dir` (a crate with a worker-build `build/` folder), for the
  * suites that exercise shared pieces through a test-only fixture Worker.
  */
@@ -119,9 +128,11 @@ export async function startWorker(dir, bindings = {}) {
  * Starts the bundle. `overrides[name]` replaces bindings of one function (e.g. a dead
  * Postgres URL). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
  * `extraWorkers` ({ name: crate folder }) run in the same workerd next to the functions (the
- * bench's empty Worker). With `direct`, every function and extra Worker also listens on a
- * loopback port of its own, without the router or Miniflare's entry Worker in front (as each
- * is deployed: on its own route): `directUrl(name)` is its origin, `name` as in wrangler.toml.
+ * bench's empty Worker); a value may also be `{ scriptPath, bindings, … }`, a bundled JS
+ * Worker (scriptWorker: the bench's JS reference Worker). With `direct`, every function and
+ * extra Worker also listens on a loopback port of its own, without the router or Miniflare's
+ * entry Worker in front (as each is deployed: on its own route): `directUrl(name)` is its
+ * origin, `name` as in wrangler.toml.
  */
 export async function startBundle({ overrides = {}, extraWorkers = {}, direct = false } = {}) {
   const stack = stackEnv();
@@ -199,7 +210,7 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
       },
       ...[
         ...FUNCTIONS.map((name) => functionWorker(name, stack, overrides[name])),
-        ...Object.entries(extraWorkers).map(([name, dir]) => ({ name, ...crateWorker(dir) })),
+        ...Object.entries(extraWorkers).map(([name, spec]) => ({ name, ...(typeof spec === "string" ? crateWorker(spec) : scriptWorker(spec)) })),
       ].map((worker) => (direct ? { ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : worker)),
     ],
   });

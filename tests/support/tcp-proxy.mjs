@@ -13,10 +13,16 @@
 // `tcpProxy({ host, port, delayMs: 40 })` makes the server "far away": every chunk, in both
 // directions (and each side's end/close), is forwarded `delayMs` later, in order. The delay
 // can be changed while running (`proxy.delayMs = 400`); 0 (the default) forwards at once.
+//
+// `tcpProxy({ …, observe })` lets a caller watch the bytes (scripts/bench's far-stores section
+// counts round trips with it): `observe()` is called once per forwarded connection and may
+// return `{ up(data), down(data), close() }` (each optional), called as chunks ARRIVE at the
+// proxy from the client (up) or the server (down), before any delay, and once when the
+// connection closes.
 
 import net from "node:net";
 
-export async function tcpProxy({ host = "127.0.0.1", port, delayMs = 0 }) {
+export async function tcpProxy({ host = "127.0.0.1", port, delayMs = 0, observe = null }) {
   const live = new Set();
   let delay = Math.max(0, Number(delayMs) || 0);
   let isUp = true;
@@ -55,10 +61,14 @@ export async function tcpProxy({ host = "127.0.0.1", port, delayMs = 0 }) {
     upstream.on("error", () => {});
     const pair = { client, upstream };
     live.add(pair);
+    const watcher = observe?.() ?? null;
+    if (watcher?.close) client.once("close", () => watcher.close());
     const forward = (from, to, counter) => {
       const later = delayed();
+      const watch = watcher?.[counter === "bytesUp" ? "up" : "down"];
       from.on("data", (data) => {
         stats[counter] += data.length;
+        watch?.(data);
         if (trigger?.counter === counter && fires(trigger, data)) {
           const { resolve } = trigger;
           trigger = null;
