@@ -23,6 +23,8 @@ use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::PgError;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::pin::pin;
 use std::time::Duration;
 use worker::Response;
@@ -38,7 +40,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Cloudflare grants `waitUntil` work after a client disconnects, with room to write the end.
 pub const DETACHED_LIMIT: Duration = Duration::from_secs(25);
 /// How often the run's watcher looks at its client and lease.
-const WATCH_EVERY: Duration = Duration::from_secs(1);
+const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// How often a quiet run renews its lease (well inside `sba_agui::run_log::LEASE_MS`).
 const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 
@@ -187,9 +189,13 @@ struct ClientWatch(mpsc::UnboundedSender<String>);
 
 /// Keeps the run's lease while it lives; resolves only when the client has been gone for
 /// `detached_limit` (then the run is cut short). Never resolves while the client is there.
+///
+/// Leases are renewed per isolate, not per run: every live run is listed in [`LIVE_LEASES`],
+/// and whichever watcher finds the last renewal [`LEASE_RENEWAL`] old renews them all in one
+/// pipelined request (10,000 quiet streams would otherwise send 2,000 Redis calls a second).
 async fn watch_run(log: RunLog, client: ClientWatch, detached_limit: Duration) {
+    let _listed = LiveLease::list(log.lease_key());
     let mut gone_since: Option<f64> = None;
-    let mut last_renewal = orchestrator::now_ms();
     loop {
         sba_http::sleep(WATCH_EVERY).await;
         let now = orchestrator::now_ms();
@@ -199,10 +205,40 @@ async fn watch_run(log: RunLog, client: ClientWatch, detached_limit: Duration) {
                 return;
             }
         }
-        if now - last_renewal >= LEASE_RENEWAL.as_millis() as f64 {
-            let _ = log.renew_lease().await;
-            last_renewal = now;
+        if let Some(keys) = LiveLease::due(now) {
+            let _ = sba_agui::run_log::renew_leases(log.redis(), &keys).await;
         }
+    }
+}
+
+thread_local! {
+    /// The lease keys of the runs this isolate is driving, and when they were last renewed.
+    static LIVE_LEASES: RefCell<(HashSet<String>, f64)> = RefCell::new((HashSet::new(), f64::NEG_INFINITY));
+}
+
+/// A run's entry in [`LIVE_LEASES`], removed when the run ends.
+struct LiveLease(String);
+
+impl LiveLease {
+    fn list(key: &str) -> LiveLease {
+        LIVE_LEASES.with_borrow_mut(|(keys, _)| keys.insert(key.to_owned()));
+        LiveLease(key.to_owned())
+    }
+
+    /// Every live lease key when a renewal is due (and marks it done), else `None`.
+    fn due(now: f64) -> Option<Vec<String>> {
+        LIVE_LEASES.with_borrow_mut(|(keys, last)| {
+            (now - *last >= LEASE_RENEWAL.as_millis() as f64).then(|| {
+                *last = now;
+                keys.iter().cloned().collect()
+            })
+        })
+    }
+}
+
+impl Drop for LiveLease {
+    fn drop(&mut self) {
+        LIVE_LEASES.with_borrow_mut(|(keys, _)| keys.remove(&self.0));
     }
 }
 

@@ -149,18 +149,19 @@ impl RunLog {
             .map(drop)
     }
 
-    /// Says the run is still alive (its driver calls this while the model is quiet).
-    pub async fn renew_lease(&self) -> Result<(), RedisError> {
-        self.redis.run(&self.lease()).await?.into_result().map(drop)
+    /// The client this log writes through.
+    pub fn redis(&self) -> &RedisRest {
+        &self.redis
     }
 
-    fn lease(&self) -> Cmd {
-        Cmd::new("SET").arg(&self.lease_key).arg("1").arg("PX").arg(LEASE_MS)
+    /// The key of the run's lease (for [`renew_leases`], which renews many runs at once).
+    pub fn lease_key(&self) -> &str {
+        &self.lease_key
     }
 
     /// Ends the log with `terminal` (numbered after the last frame) when the run is dead: it
-    /// was claimed, has no lease, and its last frame (if any) is not terminal. Answers whether it did. Atomic: a run still
-    /// appending keeps its lease, so it is never cut.
+    /// was claimed, has no lease, and its last frame (if any) is not terminal. Answers
+    /// whether it did. Atomic: a run still appending keeps its lease, so it is never cut.
     pub async fn end_if_lost(&self, run_id: &str, terminal: &Event) -> Result<bool, RedisError> {
         let (head, tail) = (format!("id: {run_id}:"), format!("\ndata: {}\n\n", terminal.to_json()));
         let answer = self
@@ -204,6 +205,16 @@ impl RunLog {
         )?;
         Ok(last.first().is_some_and(|frame| is_terminal_frame(frame)))
     }
+}
+
+/// Renews the leases of many runs in one request per 500 (an isolate holding thousands of
+/// quiet streams renews them all with a handful of requests, not one each).
+pub async fn renew_leases(redis: &RedisRest, lease_keys: &[String]) -> Result<(), RedisError> {
+    for chunk in lease_keys.chunks(500) {
+        let commands: Vec<Cmd> = chunk.iter().map(|key| Cmd::new("SET").arg(key).arg("1").arg("PX").arg(LEASE_MS)).collect();
+        redis.pipeline(&commands).await?;
+    }
+    Ok(())
 }
 
 /// Whether a stored frame's data line is a terminal event.

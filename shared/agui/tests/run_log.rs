@@ -168,3 +168,17 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
     let lease = rest().query(&["EXISTS", &log.events_key().replace(":events", ":lease")]).await.unwrap();
     assert_eq!(lease.as_i64(), Some(0));
 }
+
+#[tokio::test]
+async fn many_leases_are_renewed_in_one_request() {
+    let client = rest();
+    let logs: Vec<RunLog> = (0..3).map(|i| RunLog::new(client.clone(), "tenant-a", &unique_run(&format!("lease{i}")))).collect();
+    let keys: Vec<String> = logs.iter().map(|l| l.lease_key().to_owned()).collect();
+    let before = client.round_trips();
+    sba_agui::run_log::renew_leases(&client, &keys).await.unwrap();
+    assert_eq!(client.round_trips() - before, 1);
+    for key in &keys {
+        let pttl = client.query(&["PTTL", key]).await.unwrap().as_i64().unwrap();
+        assert!(pttl > 0 && pttl <= sba_agui::run_log::LEASE_MS as i64, "{key}: {pttl}");
+    }
+}
