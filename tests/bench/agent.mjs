@@ -307,7 +307,9 @@ let exitCode = 0;
 /** For scripts/bench's table: written to $SBA_BENCH_OUT when set. */
 const results = { llmDelayMs: LLM_DELAY_MS, healthz: {}, runs: [], streams: null };
 try {
-  bundle = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench" } } } });
+  // Runs outlive their client for RUN_DETACHED_LIMIT_MS, then end as run_abandoned and drop the
+  // model's stream: 2 s here, so the cleanup below sees every upstream request go away.
+  bundle = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench", RUN_DETACHED_LIMIT_MS: "2000" } } } });
   const wpid = workerdPid();
 
   console.log(`agent bench — Wasm in workerd (Miniflare), LLM double on loopback (${LLM_DELAY_MS} ms before the first chunk), ` +
@@ -537,7 +539,8 @@ try {
   };
   if (pinged < due.length) fail("heartbeats", `${due.length - pinged} of ${due.length} long-open streams never got a ping`);
 
-  // Cleanup: abort every stream; the double must see every upstream request it got go away.
+  // Cleanup: abort every stream; once the runs' detached limit (2 s) has passed, the double
+  // must see every upstream request it got go away.
   const reachedDouble = llm.requests.length - requestsBefore;
   const t0 = performance.now();
   for (const c of controllers) c.abort();
