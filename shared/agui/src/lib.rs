@@ -3,8 +3,9 @@
 //! ([`RunAgentInput`]), and a per-run event log in Redis ([`RunLog`]) so that a client can
 //! reconnect with `Last-Event-ID` and a re-POST of the same run does not start it twice.
 //!
-//! Wire rules (`../shared/reference/agui-and-llm.md`): `type` in SCREAMING_SNAKE_CASE,
-//! camelCase fields, optional fields omitted (never `null`), LF-only frames.
+//! Wire rules (what `@ag-ui/client` accepts, checked by the e2e suite): `type` in
+//! SCREAMING_SNAKE_CASE, camelCase fields, optional fields omitted (never `null`), LF-only
+//! frames.
 //!
 //! Not for: talking to an LLM, deciding the order of events (the agent does that), holding
 //! the HTTP response stream (the Worker does), or reading the clock (callers pass time in).

@@ -4,8 +4,8 @@
 //! runtime's fetch) and natively in tests.
 //!
 //! What it does: speaks two streaming dialects, chosen per provider by [`Dialect`]: the
-//! OpenAI-compatible chat completions and Anthropic Messages
-//! (`../shared/reference/agui-and-llm.md`); parses SSE over arbitrary byte chunks; folds
+//! OpenAI-compatible chat completions (`data: {chunk}` frames ending in `data: [DONE]`) and
+//! Anthropic Messages (named SSE events, no `[DONE]`); parses SSE over arbitrary byte chunks; folds
 //! tool-call fragments by index ([`ToolCallAccumulator`]); fails over to the next provider on a
 //! connect error, 5xx (Anthropic's 529 included), 429 or a missing first token, but never once an answer has started.
 //! Errors are values ([`LlmError`]), nothing panics on any input, the clock is never read

@@ -3,7 +3,7 @@
 //! `with_client` is the only way in: it connects, lets the caller run its queries, then drops
 //! the client and drives the connection to its end BEFORE returning. The local Hyperdrive
 //! proxy kills the whole `wrangler dev` process when a handler returns with its connection
-//! task still running (`../shared/reference/toolchain.md`), and in production a leaked
+//! task still running (README, "Traps already found"), and in production a leaked
 //! connection holds a pooled slot; so there is no API that hands out a connection.
 //!
 //! Not for: tenancy (transactions with the request's claims live in their own crate) or SQL.

@@ -1,4 +1,5 @@
-//! A client for the Upstash Redis REST protocol (`../shared/reference/upstash.md`), built on
+//! A client for the Upstash Redis REST protocol (one JSON array command per POST, `/pipeline`,
+//! `/multi-exec`, bearer token, `Upstash-Encoding: base64`, `upstash-sync-token`), built on
 //! `reqwest` so the same code runs in workerd (the runtime's fetch) and natively in tests
 //! against the local REST server.
 //!
