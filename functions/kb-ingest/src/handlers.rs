@@ -1,12 +1,13 @@
 //! The kb-ingest routes: each one extracts its typed inputs, runs one tenant transaction and
 //! answers JSON. Validation happens before any database work; a batch is all or nothing.
 
-use crate::tenant_tx::{self, Answer, Idempotency};
+use crate::tenant_tx;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{json, ApiError, Call};
-use sba_kb::idempotency::is_valid_key;
-use sba_kb::store::{self, Change};
+use sba_kb::idempotency::{is_valid_key, request_hash};
+use sba_kb::store::{self, IngestAnswer, IngestParams};
 use sba_kb::{prepare, Batch, NewDocument};
+use sba_pg::tokio_postgres::types::Type;
 use sba_pg::PgError;
 use serde_json::json;
 use uuid::Uuid;
@@ -24,16 +25,8 @@ pub async fn create(mut call: Call) -> Result<Response, ApiError> {
     let key = idempotency_key(&call)?;
     let (doc, body): (NewDocument, _) = sba_extract::json_and_bytes(&mut call, DOCUMENT_BODY_LIMIT).await?;
     let prepared = prepare(&doc);
-    let guard = key.map(|key| Idempotency { scope: "POST /kb/documents", key, request_body: &body });
-    let answer = tenant_tx::run(&call.env, &tenant, guard, move |tx| {
-        Box::pin(async move {
-            let stored = store::ingest(tx, &doc, &prepared).await.map_err(PgError::from)?;
-            let status = if stored.change == Change::Created { 201 } else { 200 };
-            Ok((status, json!(stored)))
-        })
-    })
-    .await?;
-    reply(answer)
+    let params = guarded(IngestParams::new([(&doc, &prepared)], false), "POST /kb/documents", key, &body);
+    ingest(&call, &tenant, params).await
 }
 
 pub async fn create_batch(mut call: Call) -> Result<Response, ApiError> {
@@ -42,51 +35,47 @@ pub async fn create_batch(mut call: Call) -> Result<Response, ApiError> {
     let body = sba_extract::json_bytes(&mut call, BATCH_BODY_LIMIT).await?;
     let batch = Batch::parse(&body)?;
     let prepared: Vec<_> = batch.documents.iter().map(prepare).collect();
-    let guard = key.map(|key| Idempotency { scope: "POST /kb/documents:batch", key, request_body: &body });
-    let answer = tenant_tx::run(&call.env, &tenant, guard, move |tx| {
-        Box::pin(async move {
-            let mut results = Vec::with_capacity(batch.documents.len());
-            for (doc, prepared) in batch.documents.iter().zip(&prepared) {
-                results.push(store::ingest(tx, doc, prepared).await.map_err(PgError::from)?);
-            }
-            let created = results.iter().filter(|r| r.change == Change::Created).count();
-            let status = if created > 0 { 201 } else { 200 };
-            Ok((status, json!({ "documents": results, "created": created, "count": results.len() })))
-        })
-    })
-    .await?;
-    reply(answer)
+    let params = guarded(IngestParams::new(batch.documents.iter().zip(&prepared), true), "POST /kb/documents:batch", key, &body);
+    ingest(&call, &tenant, params).await
+}
+
+/// The whole write (key claim, documents, chunks, stored answer) is one statement.
+async fn ingest(call: &Call, tenant: &TenantContext, params: IngestParams) -> Result<Response, ApiError> {
+    let rows = tenant_tx::statement(call, tenant, store::INGEST, &params.params()).await?;
+    match store::ingest_answer(&rows).map_err(PgError::from)? {
+        IngestAnswer::Done { status, body } | IngestAnswer::Replay { status, body } => json(status, &body),
+        IngestAnswer::Reused => Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        )),
+    }
+}
+
+fn guarded(params: IngestParams, scope: &str, key: Option<String>, body: &[u8]) -> IngestParams {
+    match key {
+        Some(key) => params.with_idempotency(scope, &key, &request_hash(body)),
+        None => params,
+    }
 }
 
 pub async fn get(call: Call, id: &str) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let id = document_id(id)?;
-    let answer = read(&call, &tenant, move |tx| {
-        Box::pin(async move {
-            match store::get(tx, id).await.map_err(PgError::from)? {
-                Some(doc) => Ok((200, json!(doc))),
-                None => Err(document_not_found()),
-            }
-        })
-    })
-    .await?;
-    reply(answer)
+    let rows = tenant_tx::statement(&call, &tenant, store::GET, &[(&id, Type::UUID)]).await?;
+    match store::document_from_rows(&rows).map_err(PgError::from)? {
+        Some(doc) => json(200, &json!(doc)),
+        None => Err(document_not_found()),
+    }
 }
 
 pub async fn delete(call: Call, id: &str) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let id = document_id(id)?;
-    let answer = read(&call, &tenant, move |tx| {
-        Box::pin(async move {
-            if store::delete(tx, id).await.map_err(PgError::from)? {
-                Ok((200, json!({ "id": id, "deleted": true })))
-            } else {
-                Err(document_not_found())
-            }
-        })
-    })
-    .await?;
-    reply(answer)
+    let rows = tenant_tx::statement(&call, &tenant, store::DELETE, &[(&id, Type::UUID)]).await?;
+    if rows.is_empty() {
+        return Err(document_not_found());
+    }
+    json(200, &json!({ "id": id, "deleted": true }))
 }
 
 pub async fn search(call: Call) -> Result<Response, ApiError> {
@@ -121,29 +110,9 @@ pub async fn search(call: Call) -> Result<Response, ApiError> {
             .with_details(json!({ "issues": issues })));
     }
     let query = query.unwrap_or_default();
-    let answer = read(&call, &tenant, move |tx| {
-        Box::pin(async move {
-            let hits = store::search(tx, &query, limit).await.map_err(PgError::from)?;
-            Ok((200, json!({ "query": query, "hits": hits })))
-        })
-    })
-    .await?;
-    reply(answer)
-}
-
-async fn read<F>(call: &Call, tenant: &TenantContext, work: F) -> Result<Answer, ApiError>
-where
-    F: for<'t, 'c> FnOnce(&'t sba_pg::tokio_postgres::Transaction<'c>) -> futures_util::future::LocalBoxFuture<'t, Result<Answer, ApiError>>
-        + 'static,
-{
-    let started = js_sys::Date::now();
-    let answer = tenant_tx::run(&call.env, tenant, None, work).await;
-    call.ctx.record_timing("db", js_sys::Date::now() - started);
-    answer
-}
-
-fn reply((status, body): Answer) -> Result<Response, ApiError> {
-    json(status, &body)
+    let rows = tenant_tx::statement(&call, &tenant, store::SEARCH, &[(&query, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let hits = store::hits_from_rows(&rows).map_err(PgError::from)?;
+    json(200, &json!({ "query": query, "hits": hits }))
 }
 
 fn idempotency_key(call: &Call) -> Result<Option<String>, ApiError> {

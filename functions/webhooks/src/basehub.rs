@@ -7,7 +7,9 @@ use crate::{header, now_secs, BODY_LIMIT};
 use sba_config::{setting, DB_BINDING};
 use sba_content::{block_cache_key, block_cache_url, invalidation_channel, Envelope, ReingestJob};
 use sba_http::{json, read_limited, ApiError, Call};
+use sba_pg::tokio_postgres::types::Type;
 use sba_pg::PgError;
+use sba_rls::Actor;
 use sba_redis::Cmd;
 use serde_json::json;
 use std::time::Duration;
@@ -26,18 +28,17 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     call.ctx.set_tenant(&tenant);
 
     let (id, kind) = (event_id.clone(), envelope.kind.clone());
-    let first = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
-        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
-        let inserted = tx
-            .execute(
-                "insert into webhook_events (provider, event_id, event_type, outcome) values ('basehub', $1, $2, 'applied')
-                 on conflict (provider, event_id) do nothing",
-                &[&id, &kind],
-            )
-            .await
-            .map_err(PgError::from)?;
-        tx.commit().await.map_err(PgError::from)?;
-        Ok::<_, ApiError>(inserted == 1)
+    // One round trip: the dedupe row in a pipelined service-role transaction.
+    let first = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        let rows = sba_rls::one_statement(
+            &client,
+            &Actor::Service,
+            "insert into webhook_events (provider, event_id, event_type, outcome) values ('basehub', $1, $2, 'applied')
+             on conflict (provider, event_id) do nothing returning 1",
+            &[(&id, Type::TEXT), (&kind, Type::TEXT)],
+        )
+        .await?;
+        Ok::<_, PgError>(rows.len() == 1)
     })
     .await?;
     if !first {
@@ -115,7 +116,8 @@ async fn enqueue(call: &Call, job: &ReingestJob) -> Result<(), String> {
 async fn forget(call: &Call, event_id: &str) {
     let id = event_id.to_owned();
     let _ = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        client.execute("delete from webhook_events where provider = 'basehub' and event_id = $1", &[&id]).await.map_err(PgError::from)?;
+        let forget = "delete from webhook_events where provider = 'basehub' and event_id = $1";
+        sba_rls::one_statement(&client, &Actor::Service, forget, &[(&id, Type::TEXT)]).await?;
         Ok::<_, PgError>(())
     })
     .await;

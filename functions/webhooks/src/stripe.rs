@@ -1,7 +1,10 @@
 //! `POST /webhooks/stripe`: verify, apply exactly once, then tell the rest of the system.
 
 use crate::{header, now_secs, BODY_LIMIT};
-use sba_billing::{apply, plan_for_tenant, Event, Outcome};
+use sba_billing::apply::{applied_from_rows, APPLY_EVENT};
+use sba_billing::{Event, Outcome};
+use sba_pg::tokio_postgres::types::Type;
+use sba_rls::Actor;
 use sba_config::{setting, DB_BINDING};
 use sba_http::{json, read_limited, ApiError, Call};
 use sba_pg::PgError;
@@ -30,17 +33,15 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a Stripe event object").with_cause(e))?;
 
     let event_id = event.id.clone();
-    let (applied, plan) = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |mut client| async move {
-        let tx = sba_rls::begin_as_service(&mut client).await.map_err(PgError::from)?;
-        let applied = apply(&tx, &event).await.map_err(PgError::from)?;
-        let plan = match (&applied.tenant, applied.outcome) {
-            (Some(tenant), Outcome::Applied) => Some(plan_for_tenant(&tx, tenant).await.map_err(PgError::from)?),
-            _ => None,
-        };
-        tx.commit().await.map_err(PgError::from)?;
-        Ok::<_, ApiError>((applied, plan))
+    // One round trip: the event is recorded and applied, and the plan read back, by one SQL
+    // function inside a pipelined service-role transaction.
+    let applied = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        let record = sba_billing::apply::event_for_db(&event);
+        let rows = sba_rls::one_statement(&client, &Actor::Service, APPLY_EVENT, &[(&record, Type::JSONB)]).await?;
+        Ok::<_, PgError>(applied_from_rows(&rows)?)
     })
     .await?;
+    let plan = applied.plan.clone().filter(|_| applied.outcome == Outcome::Applied);
 
     if let Some(tenant) = &applied.tenant {
         call.ctx.set_tenant(tenant);

@@ -70,7 +70,7 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits) -> Re
     // The charge is one pipelined statement: one round trip once connected.
     let (tenant, runs, tokens) = (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
     let rows = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        sba_rls::one_statement_as_service(&client, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens)).await.map_err(PgError::from)
+        sba_rls::one_statement(&client, &sba_rls::Actor::Service, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens)).await.map_err(PgError::from)
     })
     .await?;
     match charged(&rows) {

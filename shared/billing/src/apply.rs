@@ -1,8 +1,11 @@
 //! One Stripe event → its effect, exactly once, in the caller's transaction.
 
 use crate::event::{CheckoutSession, Event, Invoice, Subscription};
+use crate::plans::{from_cache, TenantPlan};
 use serde::Serialize;
-use tokio_postgres::{Error, Transaction};
+use serde_json::{json, Value};
+use tokio_postgres::types::{Json, Type};
+use tokio_postgres::{Error, GenericClient, Row};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,129 +23,95 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Applied {
     pub outcome: Outcome,
-    /// The tenant whose billing changed, when known: its plan cache must be dropped and a
+    /// The tenant whose billing changed, when known: its plan cache must be replaced and a
     /// message published after commit.
     pub tenant: Option<String>,
+    /// That tenant's plan after the change (only when applied).
+    pub plan: Option<TenantPlan>,
 }
 
-/// Records the event and applies it. The `webhook_events` insert comes first: a concurrent
-/// duplicate blocks on its primary key until this transaction ends, then finds the row.
-pub async fn apply(tx: &Transaction<'_>, event: &Event) -> Result<Applied, Error> {
-    let first = tx
-        .query_opt(
-            "insert into webhook_events (provider, event_id, event_type, outcome) values ('stripe', $1, $2, 'pending')
-             on conflict (provider, event_id) do nothing returning 1",
-            &[&event.id, &event.kind],
-        )
-        .await?;
-    if first.is_none() {
-        return Ok(Applied { outcome: Outcome::Duplicate, tenant: None });
-    }
-    let applied = match event.kind.as_str() {
-        "checkout.session.completed" => checkout_completed(tx, event).await?,
-        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
-            subscription_changed(tx, event).await?
+/// The statement that applies one event exactly once (parameter: [`event_for_db`], jsonb):
+/// the SQL function `apply_stripe_event` records the event first (a concurrent duplicate
+/// waits on its primary key until the first transaction ends, then finds the row), writes its
+/// effect, and answers the outcome, the tenant and its plan. One statement, so a delivery is
+/// one round trip; its rows are read by [`applied_from_rows`].
+pub const APPLY_EVENT: &str = "select applied_outcome, applied_tenant, applied_plan from public.apply_stripe_event($1)";
+
+/// Applies `event` in the caller's transaction (see [`APPLY_EVENT`]).
+pub async fn apply<C: GenericClient>(client: &C, event: &Event) -> Result<Applied, Error> {
+    let rows = client.query_typed(APPLY_EVENT, &[(&event_for_db(event), Type::JSONB)]).await?;
+    applied_from_rows(&rows)
+}
+
+/// What [`APPLY_EVENT`] answered.
+pub fn applied_from_rows(rows: &[Row]) -> Result<Applied, Error> {
+    let Some(row) = rows.first() else { return Ok(Applied { outcome: Outcome::Ignored, tenant: None, plan: None }) };
+    let outcome = match row.try_get::<_, String>(0)?.as_str() {
+        "applied" => Outcome::Applied,
+        "duplicate" => Outcome::Duplicate,
+        "stale" => Outcome::Stale,
+        _ => Outcome::Ignored,
+    };
+    let tenant: Option<String> = row.try_get(1)?;
+    let plan = match (&tenant, row.try_get::<_, Option<Json<Value>>>(2)?) {
+        (Some(tenant), Some(Json(plan))) => from_cache(tenant, &plan.to_string()),
+        _ => None,
+    };
+    Ok(Applied { outcome, tenant, plan })
+}
+
+/// The event as the SQL function takes it: `{id, type, created, effect}`, where `effect` is
+/// what this event changes, parsed and checked here (null when it changes nothing we track).
+pub fn event_for_db(event: &Event) -> Value {
+    json!({ "id": event.id, "type": event.kind, "created": event.created, "effect": effect(event) })
+}
+
+fn effect(event: &Event) -> Value {
+    let object = event.data.object.clone();
+    match event.kind.as_str() {
+        "checkout.session.completed" => {
+            let Ok(session) = serde_json::from_value::<CheckoutSession>(object) else { return Value::Null };
+            match (session.client_reference_id, session.customer) {
+                (Some(tenant), Some(customer)) if valid_tenant(&tenant) => {
+                    json!({ "kind": "checkout", "tenant": tenant, "customer": customer })
+                }
+                _ => Value::Null,
+            }
         }
-        "invoice.paid" => invoice_paid(tx, event).await?,
-        "invoice.payment_failed" => payment_failed(tx, event).await?,
-        _ => ignored(),
-    };
-    let outcome = match applied.outcome {
-        Outcome::Applied => "applied",
-        Outcome::Stale => "stale",
-        _ => "ignored",
-    };
-    tx.execute("update webhook_events set outcome = $2 where provider = 'stripe' and event_id = $1", &[&event.id, &outcome])
-        .await?;
-    Ok(applied)
-}
-
-fn ignored() -> Applied {
-    Applied { outcome: Outcome::Ignored, tenant: None }
+        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
+            let Ok(sub) = serde_json::from_value::<Subscription>(object) else { return Value::Null };
+            let status = if event.kind == "customer.subscription.deleted" { "canceled".to_owned() } else { sub.status.clone() };
+            const STATUSES: [&str; 8] = ["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "incomplete_expired", "paused"];
+            if !STATUSES.contains(&status.as_str()) {
+                return Value::Null;
+            }
+            let price = sub.price();
+            let (start, end) = sub.period();
+            json!({
+                "kind": "subscription", "id": sub.id, "customer": sub.customer, "status": status,
+                "priceId": price.and_then(|p| p.id.clone()), "lookupKey": price.and_then(|p| p.lookup_key.clone()),
+                "cancelAtPeriodEnd": sub.cancel_at_period_end, "start": start, "end": end,
+            })
+        }
+        "invoice.paid" => {
+            let Ok(invoice) = serde_json::from_value::<Invoice>(object) else { return Value::Null };
+            let Some(customer) = invoice.customer.clone() else { return Value::Null };
+            match invoice.service_period() {
+                Some((start, end)) => json!({ "kind": "invoice_paid", "id": invoice.id, "customer": customer, "start": start, "end": end }),
+                None => json!({ "kind": "invoice_paid", "id": invoice.id, "customer": customer }),
+            }
+        }
+        "invoice.payment_failed" => {
+            let Ok(invoice) = serde_json::from_value::<Invoice>(object) else { return Value::Null };
+            match invoice.customer {
+                Some(customer) => json!({ "kind": "payment_failed", "customer": customer }),
+                None => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    }
 }
 
 fn valid_tenant(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-async fn checkout_completed(tx: &Transaction<'_>, event: &Event) -> Result<Applied, Error> {
-    let Ok(session) = serde_json::from_value::<CheckoutSession>(event.data.object.clone()) else { return Ok(ignored()) };
-    let (Some(tenant), Some(customer)) = (session.client_reference_id, session.customer) else { return Ok(ignored()) };
-    if !valid_tenant(&tenant) {
-        return Ok(ignored());
-    }
-    // A tenant re-subscribing with a new customer moves its link; a customer never changes tenant.
-    tx.execute("delete from billing_customers where tenant_id = $1 and stripe_customer_id <> $2", &[&tenant, &customer]).await?;
-    tx.execute(
-        "insert into billing_customers (stripe_customer_id, tenant_id) values ($1, $2)
-         on conflict (stripe_customer_id) do nothing",
-        &[&customer, &tenant],
-    )
-    .await?;
-    Ok(Applied { outcome: Outcome::Applied, tenant: Some(tenant) })
-}
-
-async fn subscription_changed(tx: &Transaction<'_>, event: &Event) -> Result<Applied, Error> {
-    let Ok(sub) = serde_json::from_value::<Subscription>(event.data.object.clone()) else { return Ok(ignored()) };
-    let status = if event.kind == "customer.subscription.deleted" { "canceled".to_owned() } else { sub.status.clone() };
-    const STATUSES: [&str; 8] = ["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "incomplete_expired", "paused"];
-    if !STATUSES.contains(&status.as_str()) {
-        return Ok(ignored());
-    }
-    let price = sub.price();
-    let (price_id, lookup_key) = (price.and_then(|p| p.id.clone()), price.and_then(|p| p.lookup_key.clone()));
-    let (start, end) = sub.period();
-    // Newest state wins: an older event (by Stripe's `created`) never overwrites a newer one.
-    let written = tx
-        .execute(
-            "insert into billing_subscriptions as s (stripe_subscription_id, stripe_customer_id, status, price_id, price_lookup_key,
-                 cancel_at_period_end, current_period_start, current_period_end, source_event_id, source_event_created)
-             values ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), to_timestamp($8::bigint), $9, $10)
-             on conflict (stripe_subscription_id) do update set
-                 status = excluded.status, price_id = excluded.price_id, price_lookup_key = excluded.price_lookup_key,
-                 cancel_at_period_end = excluded.cancel_at_period_end,
-                 current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end,
-                 source_event_id = excluded.source_event_id, source_event_created = excluded.source_event_created,
-                 updated_at = now()
-             where s.source_event_created <= excluded.source_event_created",
-            &[&sub.id, &sub.customer, &status, &price_id, &lookup_key, &sub.cancel_at_period_end, &start, &end, &event.id, &event.created],
-        )
-        .await?;
-    let tenant = tenant_of(tx, &sub.customer).await?;
-    Ok(Applied { outcome: if written == 1 { Outcome::Applied } else { Outcome::Stale }, tenant })
-}
-
-async fn invoice_paid(tx: &Transaction<'_>, event: &Event) -> Result<Applied, Error> {
-    let Ok(invoice) = serde_json::from_value::<Invoice>(event.data.object.clone()) else { return Ok(ignored()) };
-    let Some(customer) = invoice.customer.clone() else { return Ok(ignored()) };
-    tx.execute("update billing_customers set delinquent = false, updated_at = now() where stripe_customer_id = $1", &[&customer])
-        .await?;
-    let tenant = tenant_of(tx, &customer).await?;
-    if let (Some(tenant), Some((start, end))) = (&tenant, invoice.service_period()) {
-        tx.execute(
-            "insert into usage_periods (tenant_id, period_start, period_end, invoice_id)
-             values ($1, to_timestamp($2::bigint), to_timestamp($3::bigint), $4)
-             on conflict do nothing",
-            &[tenant, &start, &end, &invoice.id],
-        )
-        .await?;
-    }
-    Ok(Applied { outcome: if tenant.is_some() { Outcome::Applied } else { Outcome::Ignored }, tenant })
-}
-
-async fn payment_failed(tx: &Transaction<'_>, event: &Event) -> Result<Applied, Error> {
-    let Ok(invoice) = serde_json::from_value::<Invoice>(event.data.object.clone()) else { return Ok(ignored()) };
-    let Some(customer) = invoice.customer else { return Ok(ignored()) };
-    let marked = tx
-        .execute("update billing_customers set delinquent = true, updated_at = now() where stripe_customer_id = $1", &[&customer])
-        .await?;
-    let tenant = tenant_of(tx, &customer).await?;
-    Ok(Applied { outcome: if marked > 0 { Outcome::Applied } else { Outcome::Ignored }, tenant })
-}
-
-async fn tenant_of(tx: &Transaction<'_>, customer: &str) -> Result<Option<String>, Error> {
-    Ok(tx
-        .query_opt("select tenant_id from billing_customers where stripe_customer_id = $1", &[&customer])
-        .await?
-        .map(|r| r.get(0)))
 }

@@ -64,7 +64,8 @@ impl CachedPlan {
 pub fn billing_channel(tenant: &str) -> String {
     format!("sba:billing:{tenant}")
 }
-use tokio_postgres::{Error, GenericClient};
+use tokio_postgres::types::{Json, Type};
+use tokio_postgres::{Error, GenericClient, Row};
 
 /// A tenant's plan and limits right now (the `tenant_plans` view; `free` when unknown).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,40 +81,20 @@ pub struct TenantPlan {
     pub kb_documents: i32,
 }
 
+/// The statement that answers a tenant's plan as the JSON [`from_cache`] reads (parameter:
+/// the tenant): the SQL function `plan_of_tenant`, the free plan when the tenant has no
+/// billing yet. One unprepared statement, one round trip.
+pub const PLAN_OF_TENANT: &str = "select public.plan_of_tenant($1)";
+
+/// A tenant's plan and limits right now (see [`PLAN_OF_TENANT`]).
 pub async fn plan_for_tenant<C: GenericClient>(client: &C, tenant: &str) -> Result<TenantPlan, Error> {
-    let row = client
-        .query_opt(
-            "select plan, status, delinquent, agent_requests_per_minute, agent_runs_per_period, llm_tokens_per_period, kb_documents
-             from tenant_plans where tenant_id = $1",
-            &[&tenant],
-        )
-        .await?;
-    if let Some(r) = row {
-        return Ok(TenantPlan {
-            tenant: tenant.to_owned(),
-            plan: r.get(0),
-            status: r.get(1),
-            delinquent: r.get(2),
-            agent_requests_per_minute: r.get(3),
-            agent_runs_per_period: r.get(4),
-            llm_tokens_per_period: r.get(5),
-            kb_documents: r.get(6),
-        });
-    }
-    let free = client
-        .query_one(
-            "select agent_requests_per_minute, agent_runs_per_period, llm_tokens_per_period, kb_documents from plans where lookup_key = 'free'",
-            &[],
-        )
-        .await?;
-    Ok(TenantPlan {
-        tenant: tenant.to_owned(),
-        plan: "free".into(),
-        status: "none".into(),
-        delinquent: false,
-        agent_requests_per_minute: free.get(0),
-        agent_runs_per_period: free.get(1),
-        llm_tokens_per_period: free.get(2),
-        kb_documents: free.get(3),
-    })
+    let row = client.query_typed_one(PLAN_OF_TENANT, &[(&tenant, Type::TEXT)]).await?;
+    plan_from_row(tenant, &row)
+}
+
+/// The plan in a row whose first column is [`PLAN_OF_TENANT`]'s answer (a JSON object in the
+/// cached shape; anything else is a conversion error).
+pub fn plan_from_row(tenant: &str, row: &Row) -> Result<TenantPlan, Error> {
+    let Json(plan) = row.try_get::<_, Json<CachedPlan>>(0)?;
+    Ok(plan.into_plan(tenant))
 }

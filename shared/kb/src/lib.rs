@@ -2,9 +2,9 @@
 //!
 //! - `model`: the request types and their limits (what a client may send),
 //! - `prepare`: turning a request into stored text, a dedupe hash and chunks (pure),
-//! - `store`: the SQL, always run on a transaction opened by `sba-rls` as the tenant,
+//! - `store`: the SQL, one statement per route, always run as the tenant through `sba-rls`,
 //!   so row-level security scopes every statement,
-//! - `idempotency`: `Idempotency-Key` claims and replays, in the same transaction as the work.
+//! - `idempotency`: `Idempotency-Key` rules (the claim and replay happen in `kb_ingest`).
 //!
 //! Not for: HTTP (the kb-ingest Worker wires these to routes) or connecting to Postgres.
 

@@ -1,10 +1,9 @@
 //! The knowledge base's SQL against the real Postgres of the local stack (scripts/test
 //! exports SBA_POSTGRES_URL after applying the migrations), through tenant transactions.
 
-use sba_kb::idempotency::{self, Claim};
-use sba_kb::store::{self, Change};
+use sba_kb::store::{self, Change, IngestAnswer, IngestParams};
 use sba_kb::{prepare, NewDocument};
-use sba_rls::begin_as_tenant;
+use sba_rls::{begin_as_tenant, one_statement, Actor};
 use serde_json::json;
 use sba_testkit::{postgres, unique};
 
@@ -99,25 +98,32 @@ async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
     tx.commit().await.unwrap();
 }
 
+async fn ingest_with_key(client: &tokio_postgres::Client, t: &str, input: &NewDocument, key: &str, hash: &str) -> IngestAnswer {
+    let prepared = prepare(input);
+    let params = IngestParams::new([(input, &prepared)], false).with_idempotency("POST /kb/documents", key, hash);
+    let actor = Actor::Tenant { claims: &json!({}), tenant_id: t };
+    let rows = one_statement(client, &actor, store::INGEST, &params.params()).await.unwrap();
+    store::ingest_answer(&rows).unwrap()
+}
+
 #[tokio::test]
 async fn idempotency_claims_replay_and_refuse_reuse() {
-    let mut client = postgres().await;
+    let client = postgres().await;
     let t = tenant();
-    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
-    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "h1").await.unwrap(), Claim::Fresh);
-    idempotency::record(&tx, "POST /kb/documents", "k1", 201, &json!({"id": "x"})).await.unwrap();
-    tx.commit().await.unwrap();
-
-    let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
+    let input = doc(json!({"title": "Keyed", "content": "idempotent writes", "contentType": "text"}));
+    let IngestAnswer::Done { status: 201, body: first } = ingest_with_key(&client, &t, &input, "k1", "h1").await else { panic!("first use stores") };
     assert_eq!(
-        idempotency::claim(&tx, "POST /kb/documents", "k1", "h1").await.unwrap(),
-        Claim::Replay { status: 201, body: json!({"id": "x"}) }
+        ingest_with_key(&client, &t, &input, "k1", "h1").await,
+        IngestAnswer::Replay { status: 201, body: first.clone() },
+        "the same key and body replay the first answer"
     );
-    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "other").await.unwrap(), Claim::Reused);
-    // Expired keys are fresh again.
-    tx.execute("update idempotency_keys set expires_at = now() - interval '1 second' where key = 'k1'", &[]).await.unwrap();
-    assert_eq!(idempotency::claim(&tx, "POST /kb/documents", "k1", "other").await.unwrap(), Claim::Fresh);
-    tx.rollback().await.unwrap();
+    assert_eq!(ingest_with_key(&client, &t, &input, "k1", "other").await, IngestAnswer::Reused);
+    // Expired keys are fresh again (the document itself is now unchanged: 200).
+    let expire = "update idempotency_keys set expires_at = now() - interval '1 second' where key = 'k1'";
+    one_statement(&client, &Actor::Tenant { claims: &json!({}), tenant_id: &t }, expire, &[]).await.unwrap();
+    let IngestAnswer::Done { status: 200, body } = ingest_with_key(&client, &t, &input, "k1", "other").await else { panic!("expired key is fresh") };
+    assert_eq!(body["id"], first["id"]);
+    assert_eq!(body["change"], "unchanged");
 }
 
 #[tokio::test]
@@ -127,20 +133,11 @@ async fn twenty_concurrent_duplicates_make_one_document() {
     let tasks = (0..20).map(|_| {
         let (t, input) = (t.clone(), input.clone());
         tokio::spawn(async move {
-            let mut client = postgres().await;
-            let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
-            let response = match idempotency::claim(&tx, "POST /kb/documents", "same-key", "same-hash").await.unwrap() {
-                Claim::Fresh => {
-                    let stored = store::ingest(&tx, &input, &prepare(&input)).await.unwrap();
-                    let body = serde_json::to_value(&stored).unwrap();
-                    idempotency::record(&tx, "POST /kb/documents", "same-key", 201, &body).await.unwrap();
-                    body
-                }
-                Claim::Replay { body, .. } => body,
-                Claim::Reused => panic!("same body"),
-            };
-            tx.commit().await.unwrap();
-            response
+            let client = postgres().await;
+            match ingest_with_key(&client, &t, &input, "same-key", "same-hash").await {
+                IngestAnswer::Done { body, .. } | IngestAnswer::Replay { body, .. } => body,
+                IngestAnswer::Reused => panic!("same body"),
+            }
         })
     });
     let responses: Vec<_> = futures_join(tasks).await;

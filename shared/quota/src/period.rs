@@ -39,7 +39,7 @@ impl QuotaError {
 /// started one), refusing when runs or tokens are used up: ONE statement, the SQL function
 /// `charge_agent_run` doing start-period, lock, check and count server-side. Runs as
 /// `service_role`; see [`charge_run`] in a transaction, or send [`CHARGE_RUN`] with
-/// [`charge_params`] through `sba_rls::one_statement_as_service` for one round trip in all.
+/// [`charge_params`] through `sba_rls::one_statement` for one round trip in all.
 pub async fn charge_run(tx: &Transaction<'_>, tenant: &str, runs_limit: i64, tokens_limit: i64) -> Result<(), QuotaError> {
     let rows = tx.query_typed(CHARGE_RUN, &charge_params(&tenant, &runs_limit, &tokens_limit)).await?;
     charged(&rows)

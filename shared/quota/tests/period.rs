@@ -52,7 +52,7 @@ async fn concurrent_charges_never_exceed_the_quota() {
     let charges = clients.iter().map(|client| {
         let t = t.clone();
         async move {
-            let rows = sba_rls::one_statement_as_service(client, sba_quota::CHARGE_RUN, &sba_quota::charge_params(&t.as_str(), &5, &1000)).await.unwrap();
+            let rows = sba_rls::one_statement(client, &sba_rls::Actor::Service, sba_quota::CHARGE_RUN, &sba_quota::charge_params(&t.as_str(), &5, &1000)).await.unwrap();
             sba_quota::charged(&rows).is_ok()
         }
     });

@@ -11,6 +11,8 @@
 
 use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
+use futures_util::future::{join_all, BoxFuture};
+use futures_util::TryFutureExt;
 use tokio_postgres::{Client, Error, Row, Transaction};
 
 /// The role API requests run as; the migrations grant it only what the API needs.
@@ -22,7 +24,7 @@ pub const TENANT_ROLE: &str = "authenticated";
 pub async fn begin_as_tenant<'c>(client: &'c mut Client, claims: &Value, tenant_id: &str) -> Result<Transaction<'c>, Error> {
     let tx = client.transaction().await?;
     let claims = claims_for_postgres(claims, tenant_id);
-    tx.execute("select set_config('request.jwt.claims', $1, true)", &[&claims]).await?;
+    tx.query_typed("select set_config('request.jwt.claims', $1, true)", &[(&claims, Type::TEXT)]).await?;
     // The role name is a constant identifier, not input.
     tx.batch_execute(&format!("set local role {TENANT_ROLE}")).await?;
     Ok(tx)
@@ -40,26 +42,74 @@ pub async fn begin_as_service(client: &mut Client) -> Result<Transaction<'_>, Er
     Ok(tx)
 }
 
-/// One statement as `service_role` in a transaction of its own, sent as ONE pipeline: BEGIN
-/// with the role, the statement (unprepared, its parameter types given), COMMIT. Postgres runs
-/// them in order and the answers come back together: one round trip instead of four (or
-/// seven with a prepared statement). A statement that fails aborts the transaction, and the
-/// COMMIT behind it then rolls back.
+/// Who a transaction's statements run as.
+pub enum Actor<'a> {
+    /// The request's tenant under row-level security, with the verified claims (see
+    /// [`begin_as_tenant`]).
+    Tenant { claims: &'a Value, tenant_id: &'a str },
+    /// `service_role` with no claims (see [`begin_as_service`]).
+    Service,
+}
+
+/// One unprepared statement: its SQL and its parameters with their types.
+pub struct Statement<'a> {
+    pub sql: &'a str,
+    pub params: &'a [(&'a (dyn ToSql + Sync), Type)],
+}
+
+/// Statements as `actor` in a transaction of their own, sent as ONE pipeline: BEGIN with the
+/// claims and the role, each statement (unprepared, its parameter types given), COMMIT.
+/// Postgres runs them in order and the answers come back together: one round trip, where a
+/// transaction driven from here costs one per statement (two with prepared statements) plus
+/// three for BEGIN, the claims and the role. Unnamed statements are also what a
+/// transaction-mode pooler (Hyperdrive, PgBouncer) needs: nothing outlives the transaction.
 ///
-/// Only ONE statement, on purpose: every message of a pipeline must be sent before the
-/// COMMIT, and a second statement that waited for the first one's answer would be sent after
-/// it, outside the transaction.
-pub async fn one_statement_as_service(client: &Client, statement: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, Error> {
-    let begin_sql = format!("begin; select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}");
-    let begin = client.batch_execute(&begin_sql);
-    let work = client.query_typed(statement, params);
-    let commit = client.batch_execute("commit");
-    // join3 polls them in this order, and each sends its messages on its first poll.
-    let (began, rows, committed) = futures_util::future::join3(begin, work, commit).await;
-    began?;
-    let rows = rows?;
-    committed?;
+/// Answers each statement's rows, in order. The first statement that fails aborts the
+/// transaction (the COMMIT behind it then rolls back) and is the error returned.
+///
+/// No statement can use another's answer in Rust: every message is sent before the COMMIT,
+/// so a statement that waited for an earlier one's rows would be sent after it, outside the
+/// transaction. Work whose steps depend on each other is one statement (a CTE or an SQL
+/// function, as `supabase/migrations` does for the writes).
+pub async fn in_one_round_trip(client: &Client, actor: &Actor<'_>, statements: &[Statement<'_>]) -> Result<Vec<Vec<Row>>, Error> {
+    let claims = match actor {
+        Actor::Tenant { claims, tenant_id } => claims_for_postgres(claims, tenant_id),
+        Actor::Service => String::new(),
+    };
+    let claims_param: [(&(dyn ToSql + Sync), Type); 1] = [(&claims, Type::TEXT)];
+    let service_begin = format!("begin; select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}");
+    let tenant_role = format!("set local role {TENANT_ROLE}");
+    let mut steps: Vec<BoxFuture<'_, Result<Option<Vec<Row>>, Error>>> = Vec::with_capacity(statements.len() + 4);
+    match actor {
+        Actor::Tenant { .. } => {
+            steps.push(Box::pin(client.batch_execute("begin").map_ok(|_| None)));
+            steps.push(Box::pin(
+                client.query_typed("select set_config('request.jwt.claims', $1, true)", &claims_param).map_ok(|_| None),
+            ));
+            steps.push(Box::pin(client.batch_execute(&tenant_role).map_ok(|_| None)));
+        }
+        Actor::Service => steps.push(Box::pin(client.batch_execute(&service_begin).map_ok(|_| None))),
+    }
+    for statement in statements {
+        steps.push(Box::pin(client.query_typed(statement.sql, statement.params).map_ok(Some)));
+    }
+    steps.push(Box::pin(client.batch_execute("commit").map_ok(|_| None)));
+    // join_all polls them in this order, and each sends its messages on its first poll.
+    let answers = join_all(steps).await;
+    let mut rows = Vec::with_capacity(statements.len());
+    for answer in answers {
+        if let Some(statement_rows) = answer? {
+            rows.push(statement_rows);
+        }
+    }
     Ok(rows)
+}
+
+/// One statement as `actor` in a transaction of its own, in one round trip (see
+/// [`in_one_round_trip`]).
+pub async fn one_statement(client: &Client, actor: &Actor<'_>, sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, Error> {
+    let mut rows = in_one_round_trip(client, actor, &[Statement { sql, params }]).await?;
+    Ok(rows.pop().unwrap_or_default())
 }
 
 /// The claims as Postgres sees them: the verified payload with the resolved tenant placed
