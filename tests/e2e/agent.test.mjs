@@ -296,7 +296,7 @@ describe("ratelimited-agent", () => {
       body: JSON.stringify({ threadId: uid("th"), runId: uid("run"), messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
     });
 
-  test("the 21st run in a minute → 429 with headers; a Stripe plan change raises the limit", async () => {
+  test("the 21st run in a minute → 429 with headers; a Stripe plan change raises the limit within a second", async () => {
     script = () => say("ok");
     const tenant = uid("t");
     for (let i = 0; i < 20; i++) {
@@ -327,6 +327,10 @@ describe("ratelimited-agent", () => {
       id: uid("sub"), object: "subscription", customer, status: "active",
       items: { data: [{ price: { id: "price_pro", lookup_key: "pro" }, current_period_start: start, current_period_end: start + 2592000 }] },
     });
+    // A tenant blocked in the last second is refused from the isolate's memory, with the plan
+    // it remembers (trusted for PLAN_TRUST_MS = 1 s). After that the limiter's own request
+    // brings the new plan, and a refused check is decided again under it.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const upgraded = await limitedRun(tenant);
     assert.equal(upgraded.status, 200);
     assert.equal(upgraded.headers.get("x-ratelimit-limit"), "120");

@@ -28,7 +28,7 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
             let input = read_input(&mut call).await?;
-            handle_run(call, tenant, input, Vec::new(), RunHooks::default()).await
+            handle_run(call, tenant, input, None, RunHooks::default()).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

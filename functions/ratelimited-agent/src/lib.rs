@@ -1,5 +1,6 @@
 //! The agent behind limits: the tenant's plan sets its requests per minute; the client IP
-//! and a burst bucket are limited too (one Redis round trip for the three), and runs and LLM
+//! and a burst bucket are limited too (one Redis round trip for the three, the plan's cache
+//! entry and the run's claim), and runs and LLM
 //! tokens are counted against the billing period — all decided BEFORE the stream opens.
 //!
 //! The Worker is only wiring: `sba-agent`'s admission in front of its run.
@@ -31,8 +32,8 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
             let tenant = sba_extract::tenant(&call).await?;
             // A malformed request is refused before it costs a limit unit or a quota run.
             let input = read_input(&mut call).await?;
-            let limit_headers = admit_run(&call, &tenant).await?;
-            handle_run(call, tenant, input, limit_headers, RunHooks { record_tokens: true }).await
+            let admitted = admit_run(&call, &tenant, &input).await?;
+            handle_run(call, tenant, input, Some(admitted), RunHooks { record_tokens: true }).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

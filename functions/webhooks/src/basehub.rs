@@ -92,7 +92,7 @@ async fn invalidate(call: &Call, tenant: &str, envelope: &Envelope, block_ids: &
         commands.push(del);
     }
     commands.push(Cmd::new("PUBLISH").arg(invalidation_channel(tenant)).arg(message.to_string()));
-    match sba_config::redis_for(&call) {
+    match sba_config::redis_for(call) {
         Ok(redis) => {
             if let Err(e) = redis.pipeline(&commands).await {
                 warn(call, "content invalidation in Redis failed", &e.to_string());

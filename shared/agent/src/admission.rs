@@ -19,8 +19,11 @@ use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call, RequestContext};
 use sba_pg::PgError;
-use sba_quota::{admit, charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
-use sba_redis::RedisRest;
+use sba_agui::{Claim, RunAgentInput, RunLog};
+use sba_billing::plans::{cache_key, from_cache, CACHE_TTL_SECS};
+use sba_quota::limits::{admit_alongside, Check};
+use sba_quota::{charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
+use sba_redis::{Cmd, RedisRest, RedisValue};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -33,8 +36,28 @@ pub const REFUND_QUIET: Duration = Duration::from_secs(30);
 /// just after): short, so a plan change seen through Redis applies at once.
 const LOAD_SERVES_FOR_MS: f64 = 1_000.0;
 
-/// The `RateLimit*` headers for the response, or the 429/503 to answer instead.
-pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission, ApiError> {
+/// An admitted run: the `RateLimit*` headers for its response and, when it was taken in the
+/// limiter's request, the run's claim (`None`: the run claims itself as usual).
+pub struct Admitted {
+    pub headers: Admission,
+    pub claim: Option<Claim>,
+}
+
+/// What admission did so far, so that a refusal or failure can undo it.
+#[derive(Default)]
+struct Progress {
+    /// The limiter admitted the run: the per-minute limit and clock it checked with (a
+    /// refund must use the same policies).
+    admitted: Option<(u64, u64)>,
+    /// The run's claim, when the limiter's request took it fresh.
+    claimed_fresh: bool,
+}
+
+/// Admits one run, or answers the 429/402/503 to send instead. In the usual case this costs
+/// ONE Redis round trip (the limiter's script, the plan's cache entry and the run's claim in
+/// one pipeline) and ONE Postgres round trip (the charge); a tenant blocked in the last
+/// second costs none (see [`PLAN_TRUST_MS`]).
+pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInput) -> Result<Admitted, ApiError> {
     let config = LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
     // The cached plan is read under the limiter's deadline too: a plan read that times out
     // under load would send the request to Postgres for nothing.
@@ -44,29 +67,84 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext) -> Result<Admission,
         ip: call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned()),
         tenant: tenant.tenant_id.clone(),
         now_ms: js_sys::Date::now() as u64,
-        checked_per_minute: Cell::new(None),
-        checked_at_ms: Cell::new(0),
         ctx: call.ctx.clone(),
+        checked: Cell::new(None),
     };
-    let result = admit_and_charge(call, &redis, &limits).await;
+    let claim = RunClaim { log: RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id), thread_id: input.thread_id.clone(), attempt: attempt_name() };
+    let mut progress = Progress::default();
+    let result = admit_and_charge(call, &redis, &limits, &claim, &mut progress).await;
     call.ctx.record_timing("limit", js_sys::Date::now() - limits.now_ms as f64);
-    let admitted_then_failed = call.ctx.limit_decision().is_some_and(|d| d.starts_with("allowed"))
-        && result.as_ref().is_err_and(|e: &ApiError| e.status >= 500);
-    if let (true, Some(per_minute)) = (admitted_then_failed, limits.checked_per_minute.get()) {
-        if first_failure_of_an_outage() {
-            let (config, tenant, ip, now_ms) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone(), limits.checked_at_ms.get());
-            call.ctx.wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, now_ms).await });
+    if let Err(refusal) = &result {
+        if progress.claimed_fresh {
+            // The run will not start: a retry of it must find it fresh, not follow an empty log.
+            call.ctx.wait_until(async move {
+                let _ = claim.log.release(&claim.thread_id, &claim.attempt).await;
+            });
+        }
+        if let (Some((per_minute, checked_at_ms)), true) = (progress.admitted, refusal.status >= 500) {
+            if first_failure_of_an_outage() {
+                let (config, tenant, ip) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone());
+                call.ctx.wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, checked_at_ms).await });
+            }
         }
     }
     result
 }
 
-async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits) -> Result<Admission, ApiError> {
-    let plan = match plan_from_cache(redis, &limits.tenant).await {
-        Some(plan) => plan,
-        None => plan_loaded_once(call, redis, &limits.tenant).await?,
+/// The run's claim, sent with the limiter's script.
+struct RunClaim {
+    log: RunLog,
+    thread_id: String,
+    attempt: String,
+}
+
+/// A name for this request's claim: a retry after an attempt that did reach Redis still
+/// finds the run fresh (its own name is on it).
+pub(crate) fn attempt_name() -> String {
+    let mut name = [0u8; 8];
+    let _ = getrandom::fill(&mut name);
+    hex::encode(name)
+}
+
+async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim: &RunClaim, progress: &mut Progress) -> Result<Admitted, ApiError> {
+    let remembered = remembered_plan(&limits.tenant);
+    let trusted = remembered.as_ref().is_some_and(|(_, age_ms)| *age_ms <= PLAN_TRUST_MS);
+    let mut plan = match remembered {
+        Some((plan, _)) => plan,
+        None => {
+            let plan = match plan_from_cache(redis, &limits.tenant).await {
+                Some(plan) => plan,
+                None => plan_loaded_once(call, redis, &limits.tenant).await?,
+            };
+            remember_plan(&plan);
+            plan
+        }
     };
-    let headers = limits.check(redis.clone(), &plan).await?;
+    // One request: the limiter's script, the plan as Redis has it now, the run's claim.
+    let alongside = [Cmd::new("GET").arg(cache_key(&limits.tenant)), claim.log.claim_command(&claim.thread_id, &claim.attempt)];
+    let (mut verdict, answers) = limits.check(redis.clone(), &plan, !trusted, &alongside).await;
+    let mut claimed = None;
+    if let Some([current_plan, claim_answer]) = answers.and_then(|a| <[RedisValue; 2]>::try_from(a).ok()) {
+        claimed = RunLog::claimed(&claim.thread_id, &claim.attempt, claim_answer).ok();
+        progress.claimed_fresh = claimed == Some(Claim::Fresh);
+        if let Some(current) = current_plan.as_str().and_then(|text| from_cache(&limits.tenant, text)) {
+            remember_plan(&current);
+            if current != plan {
+                // The plan changed since it was remembered. A refused check took nothing:
+                // decide again under the new limits (one more round trip, once per change).
+                if verdict.as_ref().is_err_and(|e| e.status == 429) {
+                    verdict = limits.check(redis.clone(), &current, true, &[]).await.0;
+                }
+                plan = current;
+            }
+        }
+    }
+    let headers = verdict?;
+    progress.admitted = limits.checked.get();
+    if let Some(Claim::Existing { .. }) = claimed {
+        // A re-POST of a known run: it is replayed, not run (or charged) again.
+        return Ok(Admitted { headers, claim: claimed });
+    }
     // The charge is one pipelined statement: one round trip once connected.
     let (tenant, runs, tokens) = (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
     let rows = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
@@ -74,9 +152,35 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits) -> Re
     })
     .await?;
     match charged(&rows) {
-        Ok(()) => Ok(headers),
+        Ok(()) => Ok(Admitted { headers, claim: claimed }),
         Err(e) => Err(e.into_api_error((limits.now_ms / 1000) as i64).map_err(PgError::from)?),
     }
+}
+
+/// How long a plan remembered in the isolate is trusted on its own: a tenant blocked by its
+/// limits within this time is refused from memory, with no round trip at all. Older, the
+/// plan is still used, but checked against Redis in the limiter's own request (and a
+/// changed plan decides again), so a plan change applies within this time.
+pub const PLAN_TRUST_MS: f64 = 1_000.0;
+/// Plans remembered per isolate; beyond this, the ones older than the cache TTL go.
+const PLANS_REMEMBERED: usize = 10_000;
+
+thread_local!(static PLANS: RefCell<HashMap<String, (TenantPlan, f64)>> = RefCell::new(HashMap::new()));
+
+/// The plan this isolate last saw for the tenant, with its age in ms.
+fn remembered_plan(tenant: &str) -> Option<(TenantPlan, f64)> {
+    let now = js_sys::Date::now();
+    PLANS.with_borrow(|plans| plans.get(tenant).map(|(plan, at)| (plan.clone(), now - at)))
+}
+
+fn remember_plan(plan: &TenantPlan) {
+    let now = js_sys::Date::now();
+    PLANS.with_borrow_mut(|plans| {
+        if plans.len() >= PLANS_REMEMBERED {
+            plans.retain(|_, (_, at)| now - *at < (CACHE_TTL_SECS * 1000) as f64);
+        }
+        plans.insert(plan.tenant.clone(), (plan.clone(), now));
+    });
 }
 
 /// Whether this failure starts an outage (none in the last [`REFUND_QUIET`]); remembers it.
@@ -142,24 +246,26 @@ struct Limits {
     tenant: String,
     /// When admission started (for Server-Timing and the quota's Retry-After).
     now_ms: u64,
-    /// The plan's per-minute limit the check used (a refund must use the same policies).
-    checked_per_minute: Cell<Option<u64>>,
-    /// The clock the limiter was given: read right before its call, not when the request
-    /// arrived. A request that waited (for the isolate, for a plan load) with an old time
-    /// could otherwise be counted in a window that has already closed — a burst across a
-    /// minute boundary would fill two windows at once.
-    checked_at_ms: Cell<u64>,
     /// Learns the limiter's outcome (for the log line and metrics).
     ctx: Rc<RequestContext>,
+    /// The per-minute limit and clock of the last check that admitted.
+    checked: Cell<Option<(u64, u64)>>,
 }
 
 impl Limits {
-    /// The plan's per-minute window, the IP window and the burst bucket: one Redis round trip.
-    async fn check(&self, redis: RedisRest, plan: &TenantPlan) -> Result<Admission, ApiError> {
-        let per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
-        self.checked_per_minute.set(Some(per_minute));
+    /// The plan's per-minute window, the IP window and the burst bucket: one Redis round trip
+    /// (with `alongside` commands in the same request). The limiter's clock is read right
+    /// before its call, not when the request arrived: a request that waited (for the isolate,
+    /// for a plan load) with an old time could otherwise be counted in a window that has
+    /// already closed — a burst across a minute boundary would fill two windows at once.
+    async fn check(&self, redis: RedisRest, plan: &TenantPlan, refresh_cache: bool, alongside: &[Cmd]) -> (Result<Admission, ApiError>, Option<Vec<RedisValue>>) {
+        let tenant_per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
         let now_ms = js_sys::Date::now() as u64;
-        self.checked_at_ms.set(now_ms);
-        admit(redis, &self.config, &self.tenant, per_minute, &self.ip, now_ms, |outcome| self.ctx.set_limit_decision(outcome)).await
+        let check = Check { tenant: &self.tenant, tenant_per_minute, ip: &self.ip, now_ms, refresh_cache };
+        let (verdict, answers) = admit_alongside(redis, &self.config, check, alongside, |outcome| self.ctx.set_limit_decision(outcome)).await;
+        if verdict.is_ok() {
+            self.checked.set(Some((tenant_per_minute, now_ms)));
+        }
+        (verdict, answers)
     }
 }

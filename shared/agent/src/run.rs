@@ -10,6 +10,7 @@
 //! any other end. If the isolate dies outright, the run's lease in Redis lapses and the next
 //! reader ends the log with RUN_ERROR `run_lost`: every reader sees one terminal event.
 
+use crate::admission::Admitted;
 use crate::audit::Trail;
 use crate::emitter::Emitter;
 use crate::orchestrator::{self, Run};
@@ -56,18 +57,19 @@ pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
     sba_extract::json(call, BODY_LIMIT).await
 }
 
-pub async fn handle_run(
-    call: Call,
-    tenant: TenantContext,
-    input: RunAgentInput,
-    extra_headers: Vec<(&'static str, String)>,
-    hooks: RunHooks,
-) -> Result<Response, ApiError> {
+/// `admitted`: what admission (`crate::admission`) decided, or `None` for a run nobody admits.
+pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput, admitted: Option<Admitted>, hooks: RunHooks) -> Result<Response, ApiError> {
     let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
     let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
-    match claim(&log, &input.thread_id).await {
+    let (extra_headers, claimed) = admitted.map_or((Vec::new(), None), |a| (a.headers, a.claim));
+    // Admission usually took the claim in its own Redis request; otherwise take it now.
+    let claimed = match claimed {
+        Some(claimed) => Ok(claimed),
+        None => claim(&log, &input.thread_id).await,
+    };
+    match claimed {
         Ok(Claim::Fresh) => {}
         Ok(Claim::Existing { thread_id }) if thread_id == input.thread_id => {
             // The same run posted again (a retry): replay it, never run it twice.
@@ -159,9 +161,7 @@ pub async fn handle_run(
 /// answers late): the claim carries this request's own name, so a retry after an attempt
 /// that did reach Redis still finds the run fresh.
 async fn claim(log: &RunLog, thread_id: &str) -> Result<Claim, sba_redis::RedisError> {
-    let mut name = [0u8; 8];
-    let _ = getrandom::fill(&mut name);
-    let name = hex::encode(name);
+    let name = crate::admission::attempt_name();
     let mut attempt = 1;
     loop {
         match log.claim(thread_id, &name).await {

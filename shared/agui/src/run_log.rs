@@ -34,6 +34,16 @@ return {0, redis.call('GET', KEYS[1])}"#,
     )
 });
 
+/// Gives a claim back (the run never started: its admission was refused) when `ARGV[1]` still
+/// holds it and nothing was logged; answers 1 if it did.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1"#,
+    )
+});
+
 /// Appends `ARGV[4..]` when the log holds exactly `ARGV[1]` frames (or does nothing when it
 /// already holds them), renews the TTLs and the lease.
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
@@ -115,12 +125,21 @@ impl RunLog {
     /// timeout that did reach Redis finds its own name and is still [`Claim::Fresh`], so a
     /// claim can be retried without turning the run into a replay of itself.
     pub async fn claim(&self, thread_id: &str, attempt: &str) -> Result<Claim, RedisError> {
+        let answer = self.redis.run(&self.claim_command(thread_id, attempt)).await?;
+        Self::claimed(thread_id, attempt, answer)
+    }
+
+    /// The claim as a command, for a caller that sends it with others in one request (see
+    /// `sba_ratelimit::Limiter::check_alongside`); its answer is read by [`RunLog::claimed`].
+    pub fn claim_command(&self, thread_id: &str, attempt: &str) -> Cmd {
         let value = format!("{thread_id}\n{attempt}");
-        let answer = self
-            .redis
-            .eval_script(&CLAIM, &[&self.claim_key, &self.lease_key], &[value.clone(), RUN_TTL_MS.to_string(), LEASE_MS.to_string()])
-            .await?;
-        match answer {
+        Cmd::eval(&CLAIM, &[&self.claim_key, &self.lease_key], &[value, RUN_TTL_MS.to_string(), LEASE_MS.to_string()])
+    }
+
+    /// What a [`RunLog::claim_command`] answered.
+    pub fn claimed(thread_id: &str, attempt: &str, answer: RedisValue) -> Result<Claim, RedisError> {
+        let value = format!("{thread_id}\n{attempt}");
+        match answer.into_result()? {
             RedisValue::Array(mut items) if items.len() == 2 => {
                 let holder = items.pop().and_then(RedisValue::into_string).unwrap_or_default();
                 let fresh = items.pop().and_then(|v| v.as_i64()) == Some(1) || holder == value;
@@ -129,6 +148,15 @@ impl RunLog {
             }
             other => Err(RedisError::Protocol(format!("claim answered {other:?}"))),
         }
+    }
+
+    /// Gives back a fresh claim whose run will not start (refused after the claim was
+    /// taken): a retry of the same run is then fresh again instead of following a log that
+    /// never gets an event. Does nothing if the claim is another attempt's or events exist.
+    pub async fn release(&self, thread_id: &str, attempt: &str) -> Result<bool, RedisError> {
+        let value = format!("{thread_id}\n{attempt}");
+        let answer = self.redis.eval_script(&RELEASE, &[&self.claim_key, &self.lease_key, &self.events_key], &[value]).await?;
+        Ok(answer.as_i64() == Some(1))
     }
 
     /// Appends frames (in sequence order) after the first `after` frames, renews the keys'

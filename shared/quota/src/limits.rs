@@ -1,7 +1,7 @@
 use sba_errors::ApiError;
 use sba_limits::{verdict, Admission};
 use sba_ratelimit::{FailPolicy, Limiter, Policy};
-use sba_redis::RedisRest;
+use sba_redis::{Cmd, RedisRest, RedisValue};
 use std::time::Duration;
 
 const MINUTE_MS: u64 = 60_000;
@@ -73,11 +73,37 @@ pub async fn admit(
     now_ms: u64,
     record: impl FnOnce(&'static str),
 ) -> Result<Admission, ApiError> {
-    let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
-    let decision = limiter.check(&ids, 1, now_ms).await;
+    let check = Check { tenant, tenant_per_minute, ip, now_ms, refresh_cache: false };
+    admit_alongside(redis, config, check, &[], record).await.0
+}
+
+/// One admission check (see [`admit_alongside`]).
+pub struct Check<'a> {
+    pub tenant: &'a str,
+    pub tenant_per_minute: u64,
+    pub ip: &'a str,
+    pub now_ms: u64,
+    /// Ask Redis even when a block is cached (the plan the block was cached under may be
+    /// out of date).
+    pub refresh_cache: bool,
+}
+
+/// [`admit`], with `alongside` commands in the same Redis request (one round trip), whose
+/// answers come back too (`None` when Redis was not asked). See
+/// `sba_ratelimit::Limiter::check_alongside`.
+pub async fn admit_alongside(
+    redis: RedisRest,
+    config: &LimitConfig,
+    check: Check<'_>,
+    alongside: &[Cmd],
+    record: impl FnOnce(&'static str),
+) -> (Result<Admission, ApiError>, Option<Vec<RedisValue>>) {
+    let (limiter, ids) = run_limiter(redis, config, check.tenant, check.tenant_per_minute, check.ip);
+    let limiter = if check.refresh_cache { limiter.refreshing_cache() } else { limiter };
+    let (decision, answers) = limiter.check_alongside(&ids, 1, check.now_ms, alongside).await;
     record(decision.outcome());
-    let headers = limiter.headers(&decision, now_ms);
-    verdict(decision, headers, now_ms)
+    let headers = limiter.headers(&decision, check.now_ms);
+    (verdict(decision, headers, check.now_ms), answers)
 }
 
 /// Gives back what [`admit`] took, for a run that was admitted but then failed on our side

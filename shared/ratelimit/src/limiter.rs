@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sba_redis::{RedisError, RedisRest, RedisValue, Script};
+use sba_redis::{Cmd, RedisError, RedisRest, RedisValue, Script};
 
 use crate::cache::{BlockCache, Blocked};
 use crate::local::LocalLimits;
@@ -40,6 +40,8 @@ pub struct Limiter {
     policies: Vec<Policy>,
     fail_policy: FailPolicy,
     cache: Option<BlockCache>,
+    /// Whether a cached block may answer without Redis (see [`Limiter::refreshing_cache`]).
+    consult_cache: bool,
     /// Every unit taken through Redis, counted in the isolate too: the decider when Redis
     /// cannot be asked ([`FailPolicy::Local`]).
     local: LocalLimits,
@@ -80,6 +82,7 @@ impl Limiter {
             policies,
             fail_policy: FailPolicy::default(),
             cache: Some(BlockCache::shared()),
+            consult_cache: true,
             local: LocalLimits::shared(),
             cache_tags,
         }
@@ -116,6 +119,13 @@ impl Limiter {
         self
     }
 
+    /// Ask Redis this time even if the cache holds a block, and remember its answer: for a
+    /// caller whose policies may have changed since the block was cached (a new plan).
+    pub fn refreshing_cache(mut self) -> Limiter {
+        self.consult_cache = false;
+        self
+    }
+
     pub fn policies(&self) -> &[Policy] {
         &self.policies
     }
@@ -143,6 +153,21 @@ impl Limiter {
     /// # Panics
     /// If there is not exactly one identifier per policy.
     pub async fn check<S: AsRef<str>>(&self, identifiers: &[S], rate: i64, now_ms: u64) -> Decision {
+        self.check_alongside(identifiers, rate, now_ms, &[]).await.0
+    }
+
+    /// [`check`](Self::check), with `alongside` commands sent in the SAME request as the
+    /// limiter's script (a pipeline: one round trip for both), for a caller that needs other
+    /// answers before it can go on (a plan to refresh, a claim to take). Their answers come
+    /// back in order, or `None` when Redis was not asked (a cached block, a failed call).
+    /// They run whatever the decision: a caller whose work is refused undoes them itself.
+    pub async fn check_alongside<S: AsRef<str>>(
+        &self,
+        identifiers: &[S],
+        rate: i64,
+        now_ms: u64,
+        alongside: &[Cmd],
+    ) -> (Decision, Option<Vec<RedisValue>>) {
         assert_eq!(
             identifiers.len(),
             self.policies.len(),
@@ -154,18 +179,31 @@ impl Limiter {
         let cache_keys: Vec<String> =
             self.cache_tags.iter().zip(&base_keys).map(|(tag, key)| format!("{tag}|{key}")).collect();
 
-        if rate > 0 {
+        if rate > 0 && self.consult_cache {
             if let Some(decision) = self.cached_block(&cache_keys, now_ms) {
-                return decision;
+                return (decision, None);
             }
         }
 
         let (keys, args) = self.script_input(&base_keys, rate, now_ms);
         let local_keys: Vec<(Algorithm, &str)> = self.policies.iter().map(|p| p.algorithm).zip(cache_keys.iter().map(String::as_str)).collect();
         let reserved = (rate > 0).then(|| self.local.reserve(&local_keys, rate.unsigned_abs()));
-        let answer = self.client.eval_script(limit_script(), &keys, &args).await;
+        let (answer, others) = if alongside.is_empty() {
+            (self.client.eval_script(limit_script(), &keys, &args).await, None)
+        } else {
+            let mut commands = Vec::with_capacity(1 + alongside.len());
+            commands.push(Cmd::eval(limit_script(), &keys, &args));
+            commands.extend_from_slice(alongside);
+            match self.client.pipeline(&commands).await {
+                Ok(mut answers) => {
+                    let others = answers.split_off(1);
+                    (answers.pop().map_or_else(|| Err(RedisError::Protocol("empty pipeline answer".into())), RedisValue::into_result), Some(others))
+                }
+                Err(e) => (Err(e), None),
+            }
+        };
         drop(reserved);
-        match answer.and_then(|v| parse(v, self.policies.len())) {
+        let decision = match answer.and_then(|v| parse(v, self.policies.len())) {
             Ok((all_ok, results)) => {
                 let decision = self.counted(all_ok, &results);
                 self.remember(&cache_keys, &results, rate, now_ms);
@@ -176,7 +214,8 @@ impl Limiter {
             }
             Err(e) if self.fail_policy == FailPolicy::Local => self.decided_locally(e, &local_keys, rate, now_ms),
             Err(e) => self.failed(e),
-        }
+        };
+        (decision, others)
     }
 
     /// Redis could not be asked: the isolate's own counts decide, all or nothing.
