@@ -210,6 +210,8 @@ const bundle = await startBundle({
   },
   extraWorkers,
   direct: true,
+  // The runtime still writes every request's log line; this process does not parse them.
+  keepOutput: false,
 });
 const rows = [];
 try {

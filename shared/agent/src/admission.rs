@@ -21,7 +21,7 @@ use sba_http::{ApiError, Call, RequestContext};
 use sba_pg::PgError;
 use sba_agui::{Claim, RunAgentInput, RunLog};
 use sba_billing::plans::{cache_key, from_cache, CACHE_TTL_SECS};
-use sba_quota::limits::{admit_alongside, Check};
+use sba_quota::limits::{admit_alongside, refused_from_memory, Check};
 use sba_quota::{charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
 use sba_redis::{Cmd, RedisRest, RedisValue};
 use std::cell::{Cell, RefCell};
@@ -64,7 +64,7 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
     let redis = sba_config::redis_for(call)?.with_timeout(Duration::from_millis(config.timeout_ms));
     let limits = Limits {
         config,
-        ip: call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned()),
+        ip: client_ip(call),
         tenant: tenant.tenant_id.clone(),
         now_ms: js_sys::Date::now() as u64,
         ctx: call.ctx.clone(),
@@ -89,6 +89,34 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
         }
     }
     result
+}
+
+/// Refuses a tenant its limits blocked within the last [`PLAN_TRUST_MS`], from the
+/// isolate's memory: no round trip, and before the request's body is even read (a blocked
+/// client gets its 429 whatever it sent). Anything else goes on to [`admit_run`].
+pub fn refuse_if_blocked(call: &Call, tenant: &TenantContext) -> Result<(), ApiError> {
+    let Some((plan, age_ms)) = remembered_plan(&tenant.tenant_id) else { return Ok(()) };
+    if age_ms > PLAN_TRUST_MS {
+        return Ok(());
+    }
+    let config = LimitConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
+    let redis = sba_config::redis_for(call)?;
+    let ip = client_ip(call);
+    let check = Check {
+        tenant: &tenant.tenant_id,
+        tenant_per_minute: u64::try_from(plan.agent_requests_per_minute).unwrap_or(1),
+        ip: &ip,
+        now_ms: js_sys::Date::now() as u64,
+        refresh_cache: false,
+    };
+    match refused_from_memory(redis, &config, check, |outcome| call.ctx.set_limit_decision(outcome)) {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
+    }
+}
+
+fn client_ip(call: &Call) -> String {
+    call.req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The run's claim, sent with the limiter's script.

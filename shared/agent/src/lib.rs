@@ -20,6 +20,6 @@ mod orchestrator;
 mod resume;
 mod run;
 
-pub use admission::{admit_run, Admitted};
+pub use admission::{admit_run, refuse_if_blocked, Admitted};
 pub use resume::handle_resume;
 pub use run::{handle_run, read_input, RunHooks};

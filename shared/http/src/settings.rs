@@ -3,17 +3,31 @@
 //! settings and checks its collector URL with the same code as every other client.
 
 use crate::ApiError;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use worker::Env;
 
 pub const OUTBOUND_ALLOWLIST: &str = "OUTBOUND_ALLOWLIST";
 
 /// A string setting, whether bound as a secret or as a plain var (the runtime does not care;
 /// a deploy may choose either).
+///
+/// Read once per isolate: a Worker's bindings do not change while its isolate lives (a new
+/// secret or var is a new deployment, hence new isolates), and every read crosses into
+/// JavaScript — twice for a missing one (secret, then var) — which the hot paths of every
+/// request would otherwise pay for each setting they consult.
 pub fn setting(env: &Env, name: &str) -> Result<String, ApiError> {
-    env.secret(name)
-        .or_else(|_| env.var(name))
-        .map(|v| v.to_string())
-        .map_err(|_| ApiError::unavailable("not_configured", format!("{name} is not set"), 30))
+    thread_local!(static READ: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new()));
+    let known = READ.with_borrow(|read| read.get(name).cloned());
+    let value = match known {
+        Some(value) => value,
+        None => {
+            let value = env.secret(name).or_else(|_| env.var(name)).map(|v| v.to_string()).ok();
+            READ.with_borrow_mut(|read| read.insert(name.to_owned(), value.clone()));
+            value
+        }
+    };
+    value.ok_or_else(|| ApiError::unavailable("not_configured", format!("{name} is not set"), 30))
 }
 
 /// `url`, if the allowlist lets this Worker call it; else a 503 naming the refused host

@@ -88,6 +88,16 @@ pub struct Check<'a> {
     pub refresh_cache: bool,
 }
 
+/// The 429 a client blocked by the isolate's cache gets right now, with no round trip;
+/// `None` when Redis would have to be asked.
+pub fn refused_from_memory(redis: RedisRest, config: &LimitConfig, check: Check<'_>, record: impl FnOnce(&'static str)) -> Option<ApiError> {
+    let (limiter, ids) = run_limiter(redis, config, check.tenant, check.tenant_per_minute, check.ip);
+    let decision = limiter.blocked(&ids, check.now_ms)?;
+    record(decision.outcome());
+    let headers = limiter.headers(&decision, check.now_ms);
+    verdict(decision, headers, check.now_ms).err()
+}
+
 /// [`admit`], with `alongside` commands in the same Redis request (one round trip), whose
 /// answers come back too (`None` when Redis was not asked). See
 /// `sba_ratelimit::Limiter::check_alongside`.

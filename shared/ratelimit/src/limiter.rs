@@ -156,6 +156,19 @@ impl Limiter {
         self.check_alongside(identifiers, rate, now_ms, &[]).await.0
     }
 
+    /// The refusal a cached block gives right now, without asking Redis (`None`: Redis
+    /// would have to be asked). For a caller that wants to refuse a blocked client before
+    /// doing any other work for it.
+    pub fn blocked<S: AsRef<str>>(&self, identifiers: &[S], now_ms: u64) -> Option<Decision> {
+        let cache_keys: Vec<String> = self
+            .cache_tags
+            .iter()
+            .zip(self.policies.iter().zip(identifiers))
+            .map(|(tag, (p, id))| format!("{tag}|{}", p.base_key(id.as_ref())))
+            .collect();
+        self.cached_block(&cache_keys, now_ms)
+    }
+
     /// [`check`](Self::check), with `alongside` commands sent in the SAME request as the
     /// limiter's script (a pipeline: one round trip for both), for a caller that needs other
     /// answers before it can go on (a plan to refresh, a claim to take). Their answers come
