@@ -55,7 +55,11 @@ impl Report {
         let tenant = ctx.tenant();
         let llm = ctx.llm_usage();
         let streamed = end_ms > self.first_byte_ms;
-        let line = LogLine {
+        // A successful probe is not worth a log line: load balancers probe every few seconds
+        // per location, and each line costs the request as much as the rest of its answer
+        // (measured in scripts/bench). A failing probe is logged like any other error.
+        let quiet_probe = self.status < 400 && matches!(ctx.route(), "/healthz" | "/readyz");
+        let line = (!quiet_probe).then(|| LogLine {
             ts: iso_timestamp(self.start_ms),
             level: LogLine::level_for(self.status),
             function: self.function,
@@ -73,12 +77,8 @@ impl Report {
             output_tokens: llm.map(|u| u.output_tokens),
             error_code: self.error_code.as_deref(),
             detail: self.detail.as_deref(),
-        };
-        // A successful probe is not worth a log line: load balancers probe every few seconds
-        // per location, and each line costs the request as much as the rest of its answer
-        // (measured in scripts/bench). A failing probe is logged like any other error.
-        let quiet_probe = self.status < 400 && matches!(line.route, "/healthz" | "/readyz");
-        if !quiet_probe {
+        });
+        if let Some(line) = line {
             console_log!("{}", line.to_json());
         }
 
@@ -124,13 +124,21 @@ fn iso_timestamp(epoch_ms: f64) -> String {
     js_sys::Date::new(&JsValue::from_f64(epoch_ms)).to_iso_string().into()
 }
 
+#[derive(Clone)]
 struct Exporter {
     url: String,
     headers: Vec<(String, String)>,
 }
 
 impl Exporter {
-    fn from_env(env: &Env) -> Option<Self> {
+    /// The exporter the settings describe, worked out once per isolate (settings do not
+    /// change while it lives).
+    fn from_env(env: &Env) -> Option<Exporter> {
+        thread_local!(static EXPORTER: std::cell::OnceCell<Option<Exporter>> = const { std::cell::OnceCell::new() });
+        EXPORTER.with(|exporter| exporter.get_or_init(|| Self::configured(env)).clone())
+    }
+
+    fn configured(env: &Env) -> Option<Self> {
         let setting = |name: &str| crate::setting(env, name).ok().filter(|v| !v.trim().is_empty());
         let url = match (setting("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), setting("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             (Some(url), _) => url.trim().to_owned(),

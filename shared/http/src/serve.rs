@@ -16,18 +16,18 @@ where
 {
     let started_ms = js_sys::Date::now();
     let headers = req.headers();
-    let request_id = RequestId::from_header_or(header(headers, "x-request-id").as_deref(), random_bytes::<16>);
+    // One call for both ids' randomness (each call crosses into JavaScript).
+    let random = random_bytes::<40>();
+    let (id_random, trace_random) = random.split_at(16);
+    let request_id = RequestId::from_header_or(header(headers, "x-request-id").as_deref(), || id_random.try_into().unwrap_or_default());
     let trace = TraceContext::from_headers(
         header(headers, "traceparent").as_deref(),
         header(headers, "tracestate").as_deref(),
-        random_bytes::<24>(),
+        trace_random.try_into().unwrap_or_default(),
     );
     let ctx = Rc::new(RequestContext::new(request_id, trace, runtime));
     let method = req.method();
-    let path = match req.url() {
-        Ok(url) => RoutePath::new(url.path(), service.mounts),
-        Err(_) => RoutePath::new("/", &[]),
-    };
+    let path = RoutePath::new(path_of(&req.inner().url()), service.mounts);
 
     let call = Call { req, env: env.clone(), path, ctx: ctx.clone() };
     let (mut response, mut error) = match handler(call).await {
@@ -77,17 +77,22 @@ fn error_response(error: &ApiError, request_id: &str) -> Response {
 }
 
 fn decorate(response: &mut Response, ctx: &RequestContext, total_ms: f64) -> worker::Result<()> {
-    let headers = response.headers_mut();
-    security::apply(headers)?;
     // Where the time went, for browsers' devtools and for us (W3C Server Timing). For a
     // stream, `total` is the time to the first byte.
     let mut timing: Vec<String> = ctx.timings().iter().map(|(name, ms)| format!("{name};dur={ms:.1}")).collect();
     timing.push(format!("total;dur={total_ms:.1}"));
-    headers.set("Server-Timing", &timing.join(", "))?;
-    headers.set("X-Request-Id", ctx.request_id.as_str())?;
-    // W3C Trace Context Level 2: tell the caller which span served it.
-    headers.set("traceresponse", &ctx.trace.traceparent())?;
-    Ok(())
+    // W3C Trace Context Level 2 (`traceresponse`): tell the caller which span served it.
+    security::apply(response.headers_mut(), &timing.join(", "), ctx.request_id.as_str(), &ctx.trace.traceparent())
+}
+
+/// The path of a request URL as the runtime serialised it (`scheme://host[:port]/path?query`),
+/// without parsing the whole URL: the router needs nothing else, and the runtime has already
+/// normalised it (WHATWG URL), so this is what a full parse would answer.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
 }
 
 fn header(headers: &worker::Headers, name: &str) -> Option<String> {
@@ -99,4 +104,25 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     // crypto.getRandomValues cannot fail for these sizes; zeros would still be valid ids.
     let _ = getrandom::fill(&mut bytes);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_of;
+
+    #[test]
+    fn the_path_is_what_a_url_parser_would_answer() {
+        for (url, path) in [
+            ("https://api.example.com/kb/search?q=a/b", "/kb/search"),
+            ("http://127.0.0.1:8787/", "/"),
+            ("http://127.0.0.1:8787", "/"),
+            ("https://h/a%20b/c#frag", "/a%20b/c"),
+            ("https://h/x?y#z", "/x"),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+            if let Ok(parsed) = url::Url::parse(url) {
+                assert_eq!(parsed.path(), path, "agrees with the url crate for {url}");
+            }
+        }
+    }
 }
