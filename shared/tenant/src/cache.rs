@@ -12,7 +12,7 @@
 use crate::config::AuthConfig;
 use crate::header::Alg;
 use crate::jwks::{usable_keys, JwksError, JwksSource, VerifyKey};
-use jsonwebtoken::DecodingKey;
+use crate::signature::Key;
 use sba_errors::ApiError;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,7 +38,7 @@ enum Miss {
     OtherAlg,
 }
 
-fn find(keys: &[VerifyKey], kid: &str, alg: Alg) -> Result<DecodingKey, Miss> {
+fn find(keys: &[VerifyKey], kid: &str, alg: Alg) -> Result<Key, Miss> {
     let mut same_kid = keys.iter().filter(|k| k.kid == kid).peekable();
     if same_kid.peek().is_none() {
         return Err(Miss::UnknownKid);
@@ -63,7 +63,7 @@ fn unavailable(config: &AuthConfig, cause: impl std::fmt::Display) -> ApiError {
 }
 
 enum Decision {
-    Use(DecodingKey),
+    Use(Key),
     Reject(ApiError),
     Fetch,
 }
@@ -110,7 +110,7 @@ pub(crate) async fn key_for(
     kid: &str,
     alg: Alg,
     now: u64,
-) -> Result<DecodingKey, ApiError> {
+) -> Result<Key, ApiError> {
     {
         let mut map = cache();
         let entry = map.entry(url.to_string()).or_default();

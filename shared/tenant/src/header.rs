@@ -17,6 +17,7 @@ pub(crate) enum Alg {
 }
 
 impl Alg {
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn jwt(self) -> jsonwebtoken::Algorithm {
         match self {
             Alg::Hs256 => jsonwebtoken::Algorithm::HS256,

@@ -3,7 +3,7 @@
 use crate::header::Alg;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::DecodingKey;
+use crate::signature::Key;
 use serde_json::Value;
 use std::fmt;
 
@@ -32,7 +32,7 @@ impl std::error::Error for JwksError {}
 pub(crate) struct VerifyKey {
     pub kid: String,
     pub alg: Alg,
-    pub key: DecodingKey,
+    pub key: Key,
 }
 
 /// RSA moduli shorter than this are ignored.
@@ -63,7 +63,7 @@ fn usable_key(jwk: &Value) -> Option<VerifyKey> {
             if significant < MIN_RSA_MODULUS_BYTES {
                 return None;
             }
-            (Alg::Rs256, DecodingKey::from_rsa_components(n, e).ok()?)
+            (Alg::Rs256, Key::rsa(n, e)?)
         }
         "EC" if field("crv") == Some("P-256") => {
             let (x, y) = (field("x")?, field("y")?);
@@ -71,7 +71,7 @@ fn usable_key(jwk: &Value) -> Option<VerifyKey> {
             if !is_coordinate(x) || !is_coordinate(y) {
                 return None;
             }
-            (Alg::Es256, DecodingKey::from_ec_components(x, y).ok()?)
+            (Alg::Es256, Key::p256(x, y)?)
         }
         _ => return None,
     };

@@ -30,6 +30,7 @@ mod header;
 mod jwks;
 mod reqwest_source;
 mod tenant;
+mod signature;
 mod verify;
 
 pub use config::{AuthConfig, TenantClaim};

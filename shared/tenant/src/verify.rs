@@ -1,14 +1,13 @@
-//! The signature: pick the one key the pinned algorithm allows, verify with `jsonwebtoken`.
-//!
-//! `jsonwebtoken` checks only the signature here: its clock-based checks are off (its clock
-//! is not ours on wasm) and every claim is checked in `claims.rs`.
+//! The signature: pick the one key the pinned algorithm allows, check it (`signature`), then
+//! read the claims. Only the signature is checked here; every claim is checked in `claims.rs`.
 
 use crate::cache;
 use crate::config::AuthConfig;
 use crate::header::{Alg, JoseHeader};
 use crate::jwks::JwksSource;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{DecodingKey, Validation};
+use crate::signature::{self, Key};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sba_errors::ApiError;
 use serde_json::{Map, Value};
 
@@ -25,7 +24,7 @@ pub(crate) async fn verify_signature(
     now: u64,
 ) -> Result<Map<String, Value>, ApiError> {
     let key = key_for(config, source, header, now).await?;
-    decode(token, &key, header.alg)
+    decode(token, &key, header.alg).await
 }
 
 async fn key_for(
@@ -33,12 +32,12 @@ async fn key_for(
     source: &impl JwksSource,
     header: &JoseHeader,
     now: u64,
-) -> Result<DecodingKey, ApiError> {
+) -> Result<Key, ApiError> {
     match header.alg {
         // The shared secret only ever verifies HS256, and HS256 only ever uses the secret:
         // a token "signed" with a public key's bytes gets no key it could match.
         Alg::Hs256 => match config.secret() {
-            Some(secret) => Ok(DecodingKey::from_secret(secret)),
+            Some(secret) => Ok(Key::secret(secret)),
             None => Err(invalid("HS256 tokens are not accepted here")),
         },
         Alg::Rs256 | Alg::Es256 => {
@@ -53,25 +52,19 @@ async fn key_for(
     }
 }
 
-fn decode(token: &str, key: &DecodingKey, alg: Alg) -> Result<Map<String, Value>, ApiError> {
-    let mut validation = Validation::new(alg.jwt());
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Value>(token, key, &validation).map_err(|e| {
-        let message = match e.kind() {
-            ErrorKind::InvalidSignature => "invalid token signature",
-            ErrorKind::InvalidAlgorithm => "token algorithm does not match its signing key",
-            ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat => {
-                "token signing key is unusable"
-            }
-            _ => "malformed token",
-        };
-        invalid(message).with_cause(format!("jsonwebtoken: {e}"))
-    })?;
-    match data.claims {
-        Value::Object(claims) => Ok(claims),
-        _ => Err(invalid("token claims are not a JSON object")),
+async fn decode(token: &str, key: &Key, alg: Alg) -> Result<Map<String, Value>, ApiError> {
+    let (signing_input, signature) = token.rsplit_once('.').ok_or_else(|| invalid("malformed token"))?;
+    let payload = signing_input.split_once('.').map(|(_, payload)| payload).ok_or_else(|| invalid("malformed token"))?;
+    match signature::verify(alg, key, signing_input, signature).await {
+        Ok(true) => {}
+        Ok(false) => return Err(invalid("invalid token signature")),
+        Err(cause) => return Err(invalid("invalid token signature").with_cause(cause)),
+    }
+    // Signed by a key we trust; only now is the payload worth reading.
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid("malformed token"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        Ok(_) => Err(invalid("token claims are not a JSON object")),
+        Err(_) => Err(invalid("malformed token")),
     }
 }
