@@ -248,3 +248,23 @@ revoke all on function public.kb_ingest(jsonb, boolean, text, text, text) from p
 revoke all on function public.kb_ingest_one(jsonb) from public, anon;
 grant execute on function public.kb_ingest(jsonb, boolean, text, text, text) to authenticated, service_role;
 grant execute on function public.kb_ingest_one(jsonb) to authenticated, service_role;
+
+-- A finished run's LLM tokens added to the tenant's current period (started when missing, a
+-- calendar month until Stripe starts one): one statement, after the response.
+create or replace function public.record_llm_tokens(p_tenant text, p_tokens bigint)
+returns void
+language plpgsql
+set search_path = public, pg_temp
+as $$
+begin
+  insert into usage_periods (tenant_id, period_start, period_end, invoice_id)
+  select p_tenant, date_trunc('month', now()), date_trunc('month', now()) + interval '1 month',
+         'calendar:' || p_tenant || ':' || to_char(now(), 'YYYY-MM')
+  where not exists (select 1 from usage_periods where tenant_id = p_tenant and period_start <= now() and now() < period_end)
+  on conflict do nothing;
+  update usage_periods set llm_tokens = llm_tokens + p_tokens
+   where tenant_id = p_tenant and period_start <= now() and now() < period_end;
+end
+$$;
+revoke all on function public.record_llm_tokens(text, bigint) from public, anon, authenticated;
+grant execute on function public.record_llm_tokens(text, bigint) to service_role;

@@ -3,7 +3,10 @@
 //! topic in Redis.
 
 use sba_config::DB_BINDING;
+use sba_pg::tokio_postgres::types::{ToSql, Type};
 use sba_pg::PgError;
+use sba_quota::{tokens_params, RECORD_TOKENS};
+use sba_rls::Actor;
 use sba_redis::{Cmd, RedisRest};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -23,6 +26,11 @@ pub struct Entry {
     pub completion_tokens: Option<i32>,
     pub detail: Value,
 }
+
+/// The trail's rows from its entries as JSON (parameters: run id, thread id, entries).
+const INSERT_TRAIL: &str = r#"insert into agent_audit (run_id, thread_id, kind, name, arguments_sha256, status, duration_ms, prompt_tokens, completion_tokens, detail)
+select $1, $2, e.kind, e.name, e."argumentsSha256", e.status, e."durationMs", e."promptTokens", e."completionTokens", coalesce(e.detail, '{}'::jsonb)
+from jsonb_to_recordset($3) as e(kind text, name text, "argumentsSha256" text, status text, "durationMs" integer, "promptTokens" integer, "completionTokens" integer, detail jsonb)"#;
 
 pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -48,21 +56,29 @@ impl Trail {
         }
     }
 
-    pub async fn write(self, env: Env, redis: Option<RedisRest>) {
+    /// Writes the trail and, when `tokens` > 0, adds them to the tenant's period: two
+    /// transactions (the trail as the tenant, under RLS; the tokens as `service_role`) sent
+    /// together on one connection, one round trip in all. Then publishes the trail.
+    pub async fn write(self, env: Env, redis: Option<RedisRest>, tokens: i64) {
         let message = json!({ "tenant": self.tenant, "runId": self.run_id, "threadId": self.thread_id, "entries": self.entries });
         let Trail { tenant, claims, thread_id, run_id, entries, .. } = self;
+        let entries = serde_json::to_value(&entries).unwrap_or_else(|_| json!([]));
         let tenant_for_db = tenant.clone();
-        let result = sba_pg::with_client(&env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
-            let tx = sba_rls::begin_as_tenant(&mut client, &claims, &tenant_for_db).await?;
-            for e in &entries {
-                tx.execute(
-                    "insert into agent_audit (run_id, thread_id, kind, name, arguments_sha256, status, duration_ms, prompt_tokens, completion_tokens, detail)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[&run_id, &thread_id, &e.kind, &e.name, &e.arguments_sha256, &e.status, &e.duration_ms, &e.prompt_tokens, &e.completion_tokens, &e.detail],
-                )
-                .await?;
-            }
-            tx.commit().await?;
+        let result = sba_pg::with_client(&env, DB_BINDING, Duration::from_secs(10), |client| async move {
+            let as_tenant = Actor::Tenant { claims: &claims, tenant_id: &tenant_for_db };
+            let trail_params: [(&(dyn ToSql + Sync), Type); 3] = [(&run_id, Type::TEXT), (&thread_id, Type::TEXT), (&entries, Type::JSONB)];
+            let trail = sba_rls::one_statement(&client, &as_tenant, INSERT_TRAIL, &trail_params);
+            let tenant: &str = &tenant_for_db;
+            let usage = async {
+                if tokens > 0 {
+                    sba_rls::one_statement(&client, &Actor::Service, RECORD_TOKENS, &tokens_params(&tenant, &tokens)).await?;
+                }
+                Ok::<_, sba_pg::tokio_postgres::Error>(())
+            };
+            // Both pipelines leave on their first poll, in this order.
+            let (trail, usage) = futures_util::future::join(trail, usage).await;
+            trail?;
+            usage?;
             Ok::<_, PgError>(())
         })
         .await;

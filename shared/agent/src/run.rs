@@ -20,10 +20,8 @@ use futures_util::future::{self, Either};
 use futures_util::{stream, StreamExt};
 use sba_agui::sse::SSE_HEADERS;
 use sba_agui::{Claim, Event, RunAgentInput, RunLog};
-use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
-use sba_pg::PgError;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::pin::pin;
@@ -132,17 +130,7 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
         request_ctx.set_llm_usage(usage);
         // Only LLM steps carry tokens: the run's total is the usage's.
         let tokens = i64::try_from(usage.input_tokens + usage.output_tokens).unwrap_or(i64::MAX);
-        let tenant_id = trail.tenant.clone();
-        if hooks.record_tokens && tokens > 0 {
-            let _ = sba_pg::with_client(&env, DB_BINDING, Duration::from_secs(10), |mut client| async move {
-                let tx = sba_rls::begin_as_service(&mut client).await?;
-                sba_quota::record_tokens(&tx, &tenant_id, tokens).await?;
-                tx.commit().await?;
-                Ok::<_, PgError>(())
-            })
-            .await;
-        }
-        trail.write(env, Some(redis)).await;
+        trail.write(env, Some(redis), if hooks.record_tokens { tokens } else { 0 }).await;
     };
     call.ctx.wait_until(driver);
     // The body: events as the run produces them (it ends when the run drops its sender),

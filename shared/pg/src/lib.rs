@@ -135,13 +135,18 @@ impl Drop for Slot {
 
 impl From<PgError> for ApiError {
     /// Unreachable or slow database → 503 with `Retry-After` (the client may retry); a
-    /// serialization failure or deadlock (SQLSTATE class 40) → 503 too. A refused login is
+    /// serialization failure or deadlock (SQLSTATE class 40), a connection failure reported
+    /// on a query (class 08: a pooler whose server is down answers so) and a server shutting
+    /// down or restarting (57P01–57P03) → 503 too. A refused login is
     /// our misconfiguration → 500 without `Retry-After` (clients retrying cannot fix it);
     /// anything else is a bug.
     fn from(e: PgError) -> Self {
         let transient = match &e {
             PgError::Connect(_) | PgError::Timeout => true,
-            PgError::Query(q) => q.code().is_some_and(|c| c.code().starts_with("40")) || q.is_closed(),
+            PgError::Query(q) => {
+                q.code().is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03") || c.code().starts_with("40") || c.code().starts_with("08"))
+                    || q.is_closed()
+            }
             PgError::Config(_) | PgError::Refused(_) => false,
         };
         if let PgError::Refused(_) = e {

@@ -15,5 +15,5 @@ pub mod plan;
 
 pub use limits::{admit, admit_alongside, fail_policy, refund, refused_from_memory, Check, LimitConfig};
 pub use sba_limits::{verdict, Admission};
-pub use period::{charge_params, charge_run, charged, record_tokens, QuotaError, CHARGE_RUN};
+pub use period::{charge_params, charge_run, charged, record_tokens, tokens_params, QuotaError, CHARGE_RUN, RECORD_TOKENS};
 pub use plan::{cache_plan, cached_plan, load_plan, plan_from_cache};

@@ -66,27 +66,17 @@ pub fn charged(rows: &[Row]) -> Result<(), QuotaError> {
     }
 }
 
-/// Adds a finished run's LLM tokens to the current period.
-pub async fn record_tokens(tx: &Transaction<'_>, tenant: &str, tokens: i64) -> Result<(), Error> {
-    ensure_period(tx, tenant).await?;
-    tx.execute(
-        "update usage_periods set llm_tokens = llm_tokens + $2
-         where tenant_id = $1 and period_start <= now() and now() < period_end",
-        &[&tenant, &tokens],
-    )
-    .await?;
-    Ok(())
+/// Adds a finished run's LLM tokens to the current period (starting it when missing): the
+/// SQL function `record_llm_tokens`, one statement (parameters: [`tokens_params`]), run as
+/// `service_role`.
+pub const RECORD_TOKENS: &str = "select public.record_llm_tokens($1, $2)";
+
+pub fn tokens_params<'a>(tenant: &'a &str, tokens: &'a i64) -> [(&'a (dyn ToSql + Sync), Type); 2] {
+    [(tenant, Type::TEXT), (tokens, Type::INT8)]
 }
 
-async fn ensure_period(tx: &Transaction<'_>, tenant: &str) -> Result<(), Error> {
-    tx.execute(
-        "insert into usage_periods (tenant_id, period_start, period_end, invoice_id)
-         select $1, date_trunc('month', now()), date_trunc('month', now()) + interval '1 month',
-                'calendar:' || $1 || ':' || to_char(now(), 'YYYY-MM')
-         where not exists (select 1 from usage_periods where tenant_id = $1 and period_start <= now() and now() < period_end)
-         on conflict do nothing",
-        &[&tenant],
-    )
-    .await?;
+/// [`RECORD_TOKENS`] in the caller's transaction.
+pub async fn record_tokens(tx: &Transaction<'_>, tenant: &str, tokens: i64) -> Result<(), Error> {
+    tx.query_typed(RECORD_TOKENS, &tokens_params(&tenant, &tokens)).await?;
     Ok(())
 }
