@@ -105,6 +105,75 @@ pg_psql() { # port, database, psql args…
 
 pg_url() { echo "postgres://postgres:$PG_PASSWORD@127.0.0.1:$1/$PG_DATABASE"; }
 
+# PgBouncer in front of Postgres, pooling as Cloudflare Hyperdrive does in production: a Worker
+# opens a connection per request, but Postgres sees a few warm server connections, each lent
+# for one transaction (pool_mode = transaction: named prepared statements and session state do
+# not survive a transaction, so Worker code uses unnamed statements only). SBA_PGBOUNCER_POOL_MODE
+# (default transaction) overrides the mode. Extra `key = value` settings for [pgbouncer]
+# (e.g. a bench's) follow the ports and win over the defaults above them.
+PGBOUNCER_POOL_SIZE=20
+pgbouncer_start() { # dir, port, postgres port (or any upstream speaking the protocol), [key=value…]
+  local dir="$1" port="$2" pg_port="$3"; shift 3
+  command -v pgbouncer >/dev/null || { echo "pgbouncer is not installed (scripts/setup installs it)" >&2; return 1; }
+  mkdir -p "$dir"
+  # Descriptors: one per client plus the server connections; room for a burst of 10,000 Worker
+  # connections when the hard limit allows (the soft limit is raised to it below).
+  local nofile max_client
+  nofile="$(ulimit -Hn)"; [[ "$nofile" == unlimited ]] && nofile=65536
+  max_client=$((nofile - 256 < 12000 ? nofile - 256 : 12000))
+  ((max_client >= 10000)) || echo "pgbouncer: max_client_conn $max_client (ulimit -Hn $nofile): a burst of 10,000 connections will be refused" >&2
+  # The postgres user's SCRAM secret exactly as Postgres stores it (pg_authid), not the clear
+  # password: from a clear password PgBouncer derives the salted key anew for every client login
+  # (4,096 PBKDF2 rounds, ~3.5 ms of its one thread: a burst of 10,000 Worker connections would
+  # queue behind 35 s of it). With the same secret as the server's, PgBouncer logs in to
+  # Postgres with the keys of the client's own SCRAM exchange (SCRAM pass-through).
+  local secret
+  secret="$(pg_psql "$pg_port" postgres -tAc "select rolpassword from pg_authid where rolname = 'postgres'")"
+  [[ "$secret" == SCRAM-SHA-256\$* ]] || { echo "pgbouncer: no SCRAM secret for postgres in pg_authid (got '${secret:0:16}…')" >&2; return 1; }
+  printf '"postgres" "%s"\n' "$secret" >"$dir/userlist.txt"
+  {
+    echo "[databases]"
+    echo "* = host=127.0.0.1 port=$pg_port"
+    echo "[pgbouncer]"
+    echo "listen_addr = 127.0.0.1"
+    echo "listen_port = $port"
+    echo "unix_socket_dir ="
+    echo "pool_mode = ${SBA_PGBOUNCER_POOL_MODE:-transaction}"
+    echo "default_pool_size = $PGBOUNCER_POOL_SIZE"
+    echo "max_client_conn = $max_client"
+    echo "listen_backlog = 4096"
+    echo "auth_type = scram-sha-256"
+    echo "auth_file = $dir/userlist.txt"
+    # SHOW POOLS / SHOW STATS on the console: database `pgbouncer`, same user and password.
+    echo "admin_users = postgres"
+    echo "stats_users = postgres"
+    # Sent by drivers (pgjdbc, psycopg, asyncpg…) and harmless to drop; tokio-postgres and
+    # node-postgres send only what PgBouncer tracks (client_encoding, application_name).
+    echo "ignore_startup_parameters = extra_float_digits"
+    # A restarted Postgres is tried again after 1 s, not 15 (tests/bench/outage.sh).
+    echo "server_login_retry = 1"
+    # Errors only: no line per login, disconnection or minute of statistics.
+    echo "log_connections = 0"
+    echo "log_disconnections = 0"
+    echo "log_stats = 0"
+    local setting
+    for setting in "$@"; do echo "${setting%%=*} = ${setting#*=}"; done
+  } >"$dir/pgbouncer.ini"
+  chmod 600 "$dir/userlist.txt" "$dir/pgbouncer.ini"
+  local as=()
+  # PgBouncer refuses to run as root: it drops to the cluster's owner itself (-u).
+  if [[ $(id -u) == 0 ]]; then
+    chown -R postgres "$dir"
+    as=(-u postgres)
+  fi
+  ( ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+    exec pgbouncer "${as[@]}" "$dir/pgbouncer.ini" ) </dev/null >>"$dir/pgbouncer.log" 2>&1 &
+  STACK_PIDS+=($!)
+  local pid=$!
+  wait_for_port "$port" pgbouncer 10 || { cat "$dir/pgbouncer.log" >&2; return 1; }
+  kill -0 "$pid" 2>/dev/null || { echo "pgbouncer exited:" >&2; cat "$dir/pgbouncer.log" >&2; return 1; }
+}
+
 # Applies supabase/migrations/*.sql in name order, each in one transaction, once.
 pg_migrate() { # port
   local port="$1" file version
@@ -123,17 +192,18 @@ pg_migrate() { # port
 }
 
 # A throwaway stack on free ports (scripts/test, scripts/bench): data under /tmp, where the
-# postgres user can reach it even when the checkout sits in a private home folder. Exports
-# the SBA_* variables the native and end-to-end tests read. Stopped on exit.
+# postgres user can reach it even when the checkout sits in a private home folder; PgBouncer in
+# front of Postgres (pgbouncer_start). Exports the SBA_* variables the native and end-to-end
+# tests read. Stopped on exit.
 stack_start_throwaway() { # rest server binary
   local rest_bin="$1"
   RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sba-stack.XXXXXX")"
   chmod 755 "$RUN_DIR"
   trap 'stack_stop; rm -rf "$RUN_DIR"' EXIT
   trap 'exit 130' INT TERM
-  local redis_port rest_port pg_port
-  redis_port="$(free_port)"; rest_port="$(free_port)"; pg_port="$(free_port)"
-  say "local stack: redis $redis_port, REST $rest_port, postgres $pg_port"
+  local redis_port rest_port pg_port pool_port
+  redis_port="$(free_port)"; rest_port="$(free_port)"; pg_port="$(free_port)"; pool_port="$(free_port)"
+  say "local stack: redis $redis_port, REST $rest_port, postgres $pg_port, pgbouncer $pool_port (${SBA_PGBOUNCER_POOL_MODE:-transaction})"
   redis_start "$RUN_DIR/redis" "$redis_port"
   # What tests/bench/outage.sh needs to stop and start this redis-server and Postgres again
   # (scripts/bench's soak); nothing else reads these.
@@ -142,9 +212,13 @@ stack_start_throwaway() { # rest server binary
   REST_BIN="$rest_bin" rest_start "$redis_port" "$rest_port"
   pg_start "$RUN_DIR/pg" "$pg_port"
   pg_migrate "$pg_port"
+  pgbouncer_start "$RUN_DIR/pgbouncer" "$pool_port" "$pg_port"
   export SBA_REDIS_URL="redis://127.0.0.1:$redis_port"
   export SBA_REDIS_REST_URL="http://127.0.0.1:$rest_port"
   export SBA_REDIS_REST_TOKEN="$REDIS_REST_TOKEN"
+  # Direct (native tests, migrations, psql, assertions that count backends) and pooled (what
+  # every Worker's Hyperdrive binding gets, as deployed).
   export SBA_POSTGRES_URL; SBA_POSTGRES_URL="$(pg_url "$pg_port")"
-  export SBA_PG_PORT="$pg_port"
+  export SBA_POSTGRES_POOLED_URL; SBA_POSTGRES_POOLED_URL="$(pg_url "$pool_port")"
+  export SBA_PG_PORT="$pg_port" SBA_PGBOUNCER_PORT="$pool_port"
 }

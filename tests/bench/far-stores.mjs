@@ -3,11 +3,24 @@
 //
 //   SBA_* from scripts/bench;  node tests/bench/far-stores.mjs
 //
+// The layout, as deployed (Hyperdrive's pool sits near the Worker; the database is far):
+//
+//   Worker ─ Hyperdrive binding ─ PgBouncer (near, no delay) ─ delaying counting proxy ─ Postgres
+//   Worker ─ REDIS_REST_URL ─────────────────────────────────── delaying counting proxy ─ REST server
+//
 // Two delaying TCP proxies (tests/support/tcp-proxy.mjs), SBA_BENCH_RTT_MS (default 50) round
-// trip each (half each way): one between the bundle's Hyperdrive binding and Postgres (every
-// function's `postgresUrl` points at it: Miniflare keys its Hyperdrive proxy by binding name,
-// see tests/e2e/kb-outage.test.mjs), one in front of the Redis REST server (every function's
-// REDIS_REST_URL). The built Wasm runs in workerd (Miniflare), each Worker on its own socket.
+// trip each (half each way). The Postgres one sits between a PgBouncer of this bench's own
+// (tests/support/pooler.mjs: scripts/lib.sh's pgbouncer_start, SBA_PGBOUNCER_POOL_MODE, default
+// transaction, as Hyperdrive) and Postgres, so it sees the pooler's SERVER connections: a
+// Worker's connection to the pooler costs no far round trip, a new server connection (rare
+// once the pool is warm) costs its login. Every function's `postgresUrl` points at the pooler
+// (Miniflare keys its Hyperdrive proxy by binding name, see tests/e2e/kb-outage.test.mjs). The
+// other proxy sits in front of the Redis REST server (every function's REDIS_REST_URL). The
+// built Wasm runs in workerd (Miniflare), each Worker on its own socket.
+//
+// ONE extra row, last, shows what a cold connection costs: the same kb GET document path from a
+// second bundle whose Hyperdrive binding goes straight through a delaying counting proxy to
+// Postgres, no pooler (every request a new Postgres connection and SCRAM login, far away).
 //
 // How the proxies count (on each connection, as bytes ARRIVE at the proxy, before the delay):
 //   - a round trip = a client→server chunk arriving when the last chunk on that connection went
@@ -16,17 +29,24 @@
 //     Postgres' Terminate ('X') waits for nothing and is not counted;
 //   - Postgres: round trips before the connection's first ReadyForQuery ('Z', length 5, found by
 //     parsing the server's message stream) are connecting/logging in ("login"), later ones
-//     are queries ("ready");
+//     are queries ("ready"), except the pooler's own queries ("pooler"), found by parsing the
+//     client's messages: a simple Query that is PgBouncer's server_check_query (sent on a server
+//     connection idle longer than server_check_delay; this bench's pooler waits an hour, so none
+//     in steady state), its server_reset_query (DISCARD ALL when a session ends, session mode
+//     only) or its parameter sync ("SET DateStyle='…';…" when a client's startup parameters
+//     differ from the server connection's). They are reported apart, never as a request's
+//     "ready" round trips;
 //   - new connections are counted per store (the TCP handshake itself is NOT delayed by the
 //     proxy, nor is there TLS: a real far store costs 1–3 more round trips per new connection).
 //
 // Per path: 1 warm-up request (not counted), then SBA_BENCH_FAR_REQUESTS (default 10)
 // sequential requests; after each, the bench waits until both stores have been quiet for
-// QUIET_MS and no Postgres connection is open, so that work after the response (waitUntil
-// audit rows, the re-ingest queue's consumer) is counted for its request ("after") and never
-// in the next. Each round trip is placed by when its first byte reached the proxy: before the
-// client saw the first byte (response headers; for runs the RUN_STARTED frame), before the
-// response ended, or after. Figures are medians over the requests.
+// QUIET_MS and no Worker connection to Postgres is open (at the pooler: its console's SHOW
+// POOLS; cold row: at the proxy), so that work after the response (waitUntil audit rows, the
+// re-ingest queue's consumer) is counted for its request ("after") and never in the next. Each
+// round trip is placed by when its first byte reached the proxy: before the client saw the
+// first byte (response headers; for runs the RUN_STARTED frame), before the response ended, or
+// after. Figures are medians over the requests.
 //
 // Targets (issue 13) beside the figures: after the connection is ready ≤ 2 Postgres round trips
 // per hot path; ≤ 1 Redis round trip before RUN_STARTED; with both stores 50 ms away
@@ -46,6 +66,7 @@ import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS, FUNCTIONS }
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { tcpProxy } from "../support/tcp-proxy.mjs";
+import { poolerConsole, startPgbouncer } from "../support/pooler.mjs";
 import { corpus } from "./corpus.mjs";
 import { writeResults } from "./results.mjs";
 
@@ -108,7 +129,15 @@ function roundTrips(store, { onUp = () => {}, onDown = () => {}, phase = () => u
   };
 }
 
-/** Postgres: parses the server's message stream to find the first ReadyForQuery. */
+// The pooler's own queries (see the header), filled in from its console once it runs.
+const poolerQueries = new Set();
+const PARAMETER_SYNC = /^(SET [A-Za-z_]+='(?:[^']|'')*';)+$/;
+const isPoolerQuery = (sql) => poolerQueries.has(sql) || PARAMETER_SYNC.test(sql);
+
+/**
+ * Postgres: parses the server's message stream to find the first ReadyForQuery, and after it
+ * the client's, to tell the pooler's own queries from the ones it forwards.
+ */
 function pgObserver() {
   return () => {
     let ready = false;
@@ -116,11 +145,37 @@ function pgObserver() {
     let firstUp = true;
     let header = Buffer.alloc(0); // a message's type + length, possibly split over chunks
     let skip = 0; // body bytes of the current message still to pass
+    // The client's messages once ready (it sends nothing between logging in and ReadyForQuery,
+    // so the first chunk after it starts a message).
+    let upHeader = Buffer.alloc(0);
+    let upSkip = 0;
+    let poolerChunk = false; // the chunk being counted is one of the pooler's own queries
     const inner = roundTrips("pg", {
-      phase: () => (ready ? "ready" : "login"),
+      phase: () => (!ready ? "login" : poolerChunk ? "pooler" : "ready"),
       onUp(data) {
         if (firstUp && data.subarray(0, 8).equals(SSL_REQUEST)) sslAnswerPending = true;
         firstUp = false;
+        poolerChunk = false;
+        if (!ready) return;
+        if (upSkip === 0 && upHeader.length === 0 && data.length >= 5 && data[0] === 0x51 /* Q */) {
+          const end = 1 + data.readUInt32BE(1);
+          if (data.length >= end) poolerChunk = isPoolerQuery(data.subarray(5, end - 1).toString("utf8"));
+        }
+        let i = 0;
+        while (i < data.length) {
+          if (upSkip > 0) {
+            const n = Math.min(upSkip, data.length - i);
+            upSkip -= n;
+            i += n;
+            continue;
+          }
+          const need = 5 - upHeader.length;
+          upHeader = Buffer.concat([upHeader, data.subarray(i, i + need)]);
+          i += Math.min(need, data.length - i);
+          if (upHeader.length < 5) break;
+          upSkip = Math.max(0, upHeader.readUInt32BE(1) - 4);
+          upHeader = Buffer.alloc(0);
+        }
       },
       onDown(data) {
         let i = 0;
@@ -155,14 +210,39 @@ function pgObserver() {
 const stack = stackEnv();
 const pgTarget = new URL(stack.postgresUrl);
 const restTarget = new URL(stack.redisRestUrl);
-const pgProxy = await tcpProxy({ host: pgTarget.hostname, port: Number(pgTarget.port), delayMs: RTT_MS / 2, observe: pgObserver() });
+const farPg = () => tcpProxy({ host: pgTarget.hostname, port: Number(pgTarget.port), delayMs: RTT_MS / 2, observe: pgObserver() });
+const pgProxy = await farPg(); // the pooler's server connections → Postgres
+const coldProxy = await farPg(); // the cold row's Worker connections → Postgres, no pooler
 const restProxy = await tcpProxy({ host: restTarget.hostname, port: Number(restTarget.port), delayMs: RTT_MS / 2, observe: roundTrips("redis") });
+// The bench's own pooler, near the Workers, far from Postgres. Its health check waits an hour
+// (and says what it is), so a server connection lent to a request is never checked first.
+let pooler = null;
+let poolerStats = null;
+let poolMode = null;
+try {
+  pooler = await startPgbouncer({
+    upstreamPort: pgProxy.port,
+    settings: { server_check_delay: 3600, server_check_query: "select 1 /* pgbouncer server_check_query */" },
+  });
+  poolerStats = await poolerConsole(pooler.url(stack.postgresUrl));
+  const config = Object.fromEntries((await poolerStats.show("CONFIG")).map((r) => [r.key, r.value]));
+  for (const key of ["server_check_query", "server_reset_query"]) if (config[key]) poolerQueries.add(config[key]);
+  poolMode = config.pool_mode;
+} catch (e) {
+  await poolerStats?.end();
+  await pooler?.stop();
+  throw e;
+}
+const pooledUrl = pooler.url(stack.postgresUrl);
 
-/** Waits until no byte moved for QUIET_MS and no Postgres connection is open (bounded). */
+/** Worker connections to Postgres open now: at the pooler (its console), or straight through the cold proxy. */
+const openConnections = async () => (await poolerStats.clients()) + coldProxy.connections;
+
+/** Waits until no byte moved for QUIET_MS and no Worker connection to Postgres is open (bounded). */
 async function quiet() {
   const deadline = now() + QUIET_LIMIT_MS;
   while (now() < deadline) {
-    if (now() - lastActivity >= QUIET_MS && pgProxy.connections === 0) return true;
+    if (now() - lastActivity >= QUIET_MS && (await openConnections()) === 0) return true;
     await sleep(20);
   }
   return false;
@@ -171,7 +251,9 @@ async function quiet() {
 /** One request's figures from the events between its start and the quiet after it. */
 function tally(evs, t0, tFirst, tEnd) {
   const count = (pred) => evs.filter(pred).length;
-  const rt = (store, from, to, phase) => count((e) => e.kind === "rt" && e.store === store && e.t >= from && e.t < to && (!phase || e.phase === phase));
+  // Round trips to `store` that began in [from, to); `phase` one of them, else any but the pooler's own.
+  const rt = (store, from, to, phase) =>
+    count((e) => e.kind === "rt" && e.store === store && e.t >= from && e.t < to && (phase ? e.phase === phase : e.phase !== "pooler"));
   return {
     ttfbMs: tFirst - t0,
     totalMs: tEnd - t0,
@@ -180,6 +262,8 @@ function tally(evs, t0, tFirst, tEnd) {
     pgBeforeFirstByte: rt("pg", t0, tFirst),
     pgReadyBeforeFirstByte: rt("pg", t0, tFirst, "ready"),
     pgConnections: count((e) => e.kind === "conn" && e.store === "pg" && e.t >= t0 && e.t < tEnd),
+    // The pooler's own queries from the request's start to the quiet after it (see the header).
+    pgPooler: rt("pg", t0, Infinity, "pooler"),
     redis: rt("redis", t0, tEnd),
     redisBeforeFirstByte: rt("redis", t0, tFirst),
     redisConnections: count((e) => e.kind === "conn" && e.store === "redis" && e.t >= t0 && e.t < tEnd),
@@ -191,19 +275,33 @@ function tally(evs, t0, tFirst, tEnd) {
 
 /**
  * The counting checked against clients whose round trips are known, through the same proxies:
- * node-postgres logs in with SCRAM (3: startup, SASL initial, SASL final, before the first
- * ReadyForQuery), sends one simple query and one extended query (Parse/Bind/Describe/Execute/
- * Sync written at once) = 2 after ready, then Terminate (not counted); two REST PINGs on one
- * keep-alive connection (node:http, one socket) = 2 round trips, 1 connection. A mismatch
- * fails the step.
+ *   - straight through the far proxy: node-postgres logs in with SCRAM (3: startup, SASL
+ *     initial, SASL final, before the first ReadyForQuery), sends one simple query and one
+ *     extended query (Parse/Bind/Describe/Execute/Sync written at once) = 2 after ready, then
+ *     Terminate (not counted);
+ *   - the same client twice through the pooler: the first makes the pooler log in once (3, one
+ *     connection), the second finds that server connection warm (0 login, 0 connections); 2
+ *     ready each; in session mode each session's end costs the pooler's DISCARD ALL ("pooler");
+ *   - two REST PINGs on one keep-alive connection (node:http, one socket) = 2 round trips, 1
+ *     connection.
+ * A mismatch fails the step.
  */
 async function calibrate() {
-  const from = events.length;
-  const client = new pg.Client({ connectionString: pgProxy.url(stack.postgresUrl) });
-  await client.connect();
-  await client.query("select 1");
-  await client.query("select $1::int as n", [1]);
-  await client.end();
+  const counted = async (work) => {
+    const from = events.length;
+    await work();
+    await quiet();
+    const evs = events.slice(from);
+    const n = (store, kind, phase) => evs.filter((e) => e.store === store && e.kind === kind && (!phase || e.phase === phase)).length;
+    return { pgLogin: n("pg", "rt", "login"), pgReady: n("pg", "rt", "ready"), pgPooler: n("pg", "rt", "pooler"), pgConnections: n("pg", "conn"), redis: n("redis", "rt"), redisConnections: n("redis", "conn") };
+  };
+  const pgClient = async (url) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("select 1");
+    await client.query("select $1::int as n", [1]);
+    await client.end();
+  };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const ping = () =>
     new Promise((resolve, reject) => {
@@ -219,18 +317,41 @@ async function calibrate() {
       req.on("error", reject);
       req.end(JSON.stringify(["PING"]));
     });
-  await ping();
-  await ping();
-  agent.destroy();
-  await quiet();
-  const evs = events.slice(from);
-  const n = (store, kind, phase) => evs.filter((e) => e.store === store && e.kind === kind && (!phase || e.phase === phase)).length;
-  const seen = { pgLogin: n("pg", "rt", "login"), pgReady: n("pg", "rt", "ready"), pgConnections: n("pg", "conn"), redis: n("redis", "rt"), redisConnections: n("redis", "conn") };
-  const expected = { pgLogin: 3, pgReady: 2, pgConnections: 1, redis: 2, redisConnections: 1 };
-  const ok = Object.keys(expected).every((k) => seen[k] === expected[k]);
-  log(`calibration (node-postgres and fetch through the same proxies): ${JSON.stringify(seen)}${ok ? " as expected" : ` — expected ${JSON.stringify(expected)}`}`);
-  if (!ok) fail("calibration", `the proxies counted ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
-  return { seen, expected, ok };
+  const reset = poolMode === "session" ? 1 : 0;
+  const checks = [
+    {
+      name: "direct",
+      seen: await counted(() => pgClient(coldProxy.url(stack.postgresUrl))),
+      expected: { pgLogin: 3, pgReady: 2, pgPooler: 0, pgConnections: 1, redis: 0, redisConnections: 0 },
+    },
+    {
+      name: "pooled, cold",
+      seen: await counted(() => pgClient(pooledUrl)),
+      expected: { pgLogin: 3, pgReady: 2, pgPooler: reset, pgConnections: 1, redis: 0, redisConnections: 0 },
+    },
+    {
+      name: "pooled, warm",
+      seen: await counted(() => pgClient(pooledUrl)),
+      expected: { pgLogin: 0, pgReady: 2, pgPooler: reset, pgConnections: 0, redis: 0, redisConnections: 0 },
+    },
+    {
+      name: "REST",
+      seen: await counted(async () => {
+        await ping();
+        await ping();
+        agent.destroy();
+      }),
+      expected: { pgLogin: 0, pgReady: 0, pgPooler: 0, pgConnections: 0, redis: 2, redisConnections: 1 },
+    },
+  ];
+  let ok = true;
+  for (const c of checks) {
+    c.ok = Object.keys(c.expected).every((k) => c.seen[k] === c.expected[k]);
+    ok &&= c.ok;
+    log(`calibration ${c.name}: ${JSON.stringify(c.seen)}${c.ok ? " as expected" : ` — expected ${JSON.stringify(c.expected)}`}`);
+    if (!c.ok) fail("calibration", `${c.name}: the proxies counted ${JSON.stringify(c.seen)}, expected ${JSON.stringify(c.expected)}`);
+  }
+  return { checks, ok };
 }
 
 // ---- the requests ---------------------------------------------------------------------------
@@ -277,22 +398,28 @@ function checkoutEvent() {
 }
 
 // ---------------------------------------------------------------------------------------------
-const llm = await startLlmDouble(() => ({ chunks: textChunks(ANSWER, { model: "bench", pieces: 4 }) }));
-const far = {
-  postgresUrl: pgProxy.url(stack.postgresUrl),
-  bindings: { REDIS_REST_URL: restProxy.url(stack.redisRestUrl).replace(/\/$/, "") },
-};
-const overrides = Object.fromEntries(FUNCTIONS.map((name) => [name, far]));
-const llmBindings = { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench" };
-overrides.agent = { ...far, bindings: { ...far.bindings, ...llmBindings } };
-// The tenant's plan (free: 20 runs a minute) is the limit; no IP or burst limit in the way.
-overrides["ratelimited-agent"] = { ...far, bindings: { ...far.bindings, ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "1000000", RATE_LIMIT_BURST: "1000000" } };
-const bundle = await startBundle({ overrides, direct: true });
+let llm = null;
+let bundle = null;
+let coldBundle = null;
+/** Every function's bindings with Postgres at `postgresUrl` and the REST server far away. */
+function farOverrides(postgresUrl) {
+  const far = { postgresUrl, bindings: { REDIS_REST_URL: restProxy.url(stack.redisRestUrl).replace(/\/$/, "") } };
+  const overrides = Object.fromEntries(FUNCTIONS.map((name) => [name, far]));
+  const llmBindings = { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench" };
+  overrides.agent = { ...far, bindings: { ...far.bindings, ...llmBindings } };
+  // The tenant's plan (free: 20 runs a minute) is the limit; no IP or burst limit in the way.
+  overrides["ratelimited-agent"] = { ...far, bindings: { ...far.bindings, ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "1000000", RATE_LIMIT_BURST: "1000000" } };
+  return overrides;
+}
 const rows = [];
 let calibration = null;
 try {
+  llm = await startLlmDouble(() => ({ chunks: textChunks(ANSWER, { model: "bench", pieces: 4 }) }));
+  // Every Worker → the bench's pooler (near) → the far proxy → Postgres.
+  bundle = await startBundle({ overrides: farOverrides(pooledUrl), direct: true });
   log(`far stores — Postgres and the Redis REST server each ${RTT_MS} ms round trip away (${RTT_MS / 2} ms each way, ` +
-    `delaying proxies on loopback); ${REQUESTS} sequential requests per path after 1 warm-up; quiet ${QUIET_MS} ms between requests`);
+    `delaying proxies on loopback), PgBouncer (${poolMode} pooling) near the Workers in front of the far Postgres; ` +
+    `${REQUESTS} sequential requests per path after 1 warm-up; quiet ${QUIET_MS} ms between requests`);
   calibration = await calibrate();
   const origin = {
     agent: await bundle.directUrl("sba-agent"),
@@ -410,6 +537,22 @@ try {
     },
   ];
 
+  // The cold-connection row: the same GET, from a second bundle whose Workers connect straight
+  // through a far proxy to Postgres (no pooler, as local Hyperdrive does without one).
+  spec.push({
+    id: "kb-get-cold", label: "kb GET /kb/documents/{id} — COLD: no pooler", cold: true,
+    targets: { pgReady: TARGETS.pgReady },
+    prepare: async () => {
+      await bundle.dispose();
+      bundle = null;
+      coldBundle = await startBundle({ overrides: farOverrides(coldProxy.url(stack.postgresUrl)), direct: true });
+      origin.kbCold = await coldBundle.directUrl("sba-kb-ingest");
+      return "second bundle: Hyperdrive → far proxy → Postgres, a new connection and login per request";
+    },
+    request: () => ({ url: `${origin.kbCold}/kb/documents/${docId}`, init: { headers: { authorization: `Bearer ${token(kbTenant)}` } } }),
+    expect: (r) => r.status === 200 && r.body.includes(docId),
+  });
+
   for (const row of spec) {
     log(`\n== ${row.label}`);
     const samples = [];
@@ -444,7 +587,7 @@ try {
         }
         samples.push(figures);
         log(`   ${String(i).padStart(2)}: first byte ${figures.ttfbMs.toFixed(0)} ms, total ${figures.totalMs.toFixed(0)} ms; ` +
-          `PG ${figures.pgLogin} login + ${figures.pgReady} ready (${figures.pgConnections} conn), Redis ${figures.redisBeforeFirstByte}/${figures.redis} ` +
+          `PG ${figures.pgLogin} login + ${figures.pgReady} ready (${figures.pgConnections} conn), pooler's own ${figures.pgPooler}, Redis ${figures.redisBeforeFirstByte}/${figures.redis} ` +
           `(${figures.redisConnections} conn); after the response PG ${figures.pgAfter}, Redis ${figures.redisAfter}`);
       }
     } catch (e) {
@@ -461,18 +604,22 @@ try {
         checks[key] = { target, met: med[key] <= target };
       }
     }
-    rows.push({ id: row.id, label: row.label, run: Boolean(row.run), requests: samples.length, errors, median: med, checks, samples });
+    rows.push({ id: row.id, label: row.label, run: Boolean(row.run), pooled: !row.cold, requests: samples.length, errors, median: med, checks, samples });
     log(`   median: ${JSON.stringify(med)}`);
   }
 } catch (e) {
   fail("setup", e.stack ?? e.message);
 } finally {
-  await bundle.dispose().catch(() => {});
-  await llm.close().catch(() => {});
+  await bundle?.dispose().catch(() => {});
+  await coldBundle?.dispose().catch(() => {});
+  await llm?.close().catch(() => {});
+  await poolerStats.end();
+  await pooler.stop().catch(() => {});
   await pgProxy.close().catch(() => {});
+  await coldProxy.close().catch(() => {});
   await restProxy.close().catch(() => {});
 }
-writeResults({ rttMs: RTT_MS, requestsPerPath: REQUESTS, quietMs: QUIET_MS, targets: TARGETS, calibration, rows, failures });
+writeResults({ rttMs: RTT_MS, requestsPerPath: REQUESTS, quietMs: QUIET_MS, targets: TARGETS, poolMode, calibration, rows, failures });
 if (failures.length) {
   log(`\nFAIL: ${failures.length} failure(s)`);
   for (const f of failures) log(`  ${f}`);

@@ -13,7 +13,10 @@
 #     persistence off).
 #   - Postgres: `pg_ctl restart -m fast` as the cluster's owner (it reuses the options of the
 #     running server, postmaster.opts) when HOLD is 0; else `pg_ctl stop -m fast`, HOLD
-#     seconds, and `pg_ctl start -o` with the options read back from postmaster.opts.
+#     seconds, and `pg_ctl start -o` with the options read back from postmaster.opts. The
+#     stack's PgBouncer in front of it keeps running: while Postgres is down it refuses
+#     clients ("server login has been failing"), and it logs in again on the next client
+#     once Postgres is back (server_login_retry = 1 s).
 source "$(dirname "$0")/../../scripts/lib.sh"
 
 service="${1:?redis or postgres}"

@@ -33,8 +33,11 @@
 // (customer link, subscription row, usage period), every acknowledged BaseHub delivery recorded
 // once and its document marked stale by that delivery, exactly one re-ingest job applied per
 // delivery, no delivery acknowledged as new twice (doubled) or never acknowledged (lost);
-// Postgres client connections (pg_stat_activity) at the start, their maximum, and at the end
-// (must be back to the start's); workerd's RSS at the start, middle and end.
+// the Workers' connections at the stack's pooler (PgBouncer's SHOW POOLS: what a leak would
+// hold) at the start, their maximum, and at the end (must be back to the start's), and Postgres
+// client connections (pg_stat_activity) likewise (at the end at most the start's or the pooler's
+// pool size, whichever is larger: the pool keeps idle server connections warm, and a Postgres
+// restart empties it); workerd's RSS at the start, middle and end.
 //
 // Bounded: requests time out after 30 s, webhook retries stop 60 s after the traffic, at most
 // 64 requests in flight (a slot finding them all busy is skipped, and counted). Loopback only.
@@ -51,6 +54,7 @@ import pg from "pg";
 import Stripe from "stripe";
 import { Agent, fetch as ufetch } from "undici";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
+import { poolerConsole } from "../support/pooler.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { writeResults } from "./results.mjs";
@@ -99,6 +103,17 @@ const pgConnections = async () =>
   Number(
     (await dbQuery("select count(*)::int as n from pg_stat_activity where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()"))[0].n,
   );
+/** Runs `fn(console)` on a fresh connection to the stack pooler's console. */
+async function withPooler(fn) {
+  const pooler = await poolerConsole(stack.postgresPooledUrl);
+  try {
+    return await fn(pooler);
+  } finally {
+    await pooler.end();
+  }
+}
+/** The Workers' connections open at the pooler now. */
+const poolerClients = () => withPooler((p) => p.clients());
 const rssMb = (pid) => {
   try {
     const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
@@ -407,10 +422,14 @@ try {
   records.length = 0;
   await sleep(3_000);
   const pgBaseline = await pgConnections();
+  const pooledBaseline = await poolerClients();
+  const poolSize = await withPooler(async (p) => Number((await p.show("CONFIG")).find((r) => r.key === "default_pool_size")?.value));
   const rssStart = wpid ? rssMb(wpid) : null;
-  const samples = []; // { at, rssMb, pg }
+  const samples = []; // { at, rssMb, pg, pooled }
   let pgMax = pgBaseline;
-  console.log(`start: workerd RSS ${rssStart?.toFixed(0)} MB, Postgres client connections ${pgBaseline}`);
+  let pooledMax = pooledBaseline;
+  console.log(`start: workerd RSS ${rssStart?.toFixed(0)} MB, Postgres client connections ${pgBaseline}, ` +
+    `Worker connections at the pooler ${pooledBaseline} (pool size ${poolSize})`);
 
   // ---- the traffic --------------------------------------------------------------------------------
   const t0 = now();
@@ -423,12 +442,18 @@ try {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const sample = { at: (now() - t0) / 1000, rssMb: wpid ? rssMb(wpid) : null, pg: null, inFlight };
+      const sample = { at: (now() - t0) / 1000, rssMb: wpid ? rssMb(wpid) : null, pg: null, pooled: null, inFlight };
       try {
         sample.pg = await pgConnections();
         pgMax = Math.max(pgMax, sample.pg);
       } catch {
         // Postgres is down: no count
+      }
+      try {
+        sample.pooled = await poolerClients();
+        pooledMax = Math.max(pooledMax, sample.pooled);
+      } catch {
+        // the pooler did not answer: no count
       }
       samples.push(sample);
       await sleep(SAMPLE_MS);
@@ -612,6 +637,8 @@ try {
   sampling = false;
   await sampler;
   let pgEnd = null;
+  let pooledEnd = null;
+  const pgAllowed = Math.max(pgBaseline, Number.isFinite(poolSize) ? poolSize : 0);
   const pgDeadline = now() + 30_000;
   for (;;) {
     try {
@@ -619,7 +646,12 @@ try {
     } catch (e) {
       pgEnd = null;
     }
-    if ((pgEnd !== null && pgEnd <= pgBaseline) || now() > pgDeadline) break;
+    try {
+      pooledEnd = await poolerClients();
+    } catch (e) {
+      pooledEnd = null;
+    }
+    if ((pgEnd !== null && pgEnd <= pgAllowed && pooledEnd !== null && pooledEnd <= pooledBaseline) || now() > pgDeadline) break;
     await sleep(1_000);
   }
   const rssEnd = wpid ? rssMb(wpid) : null;
@@ -640,7 +672,8 @@ try {
     })),
     stripe: stripeEffects,
     basehub: basehubEffects,
-    pgConnections: { start: pgBaseline, middle: middle?.pg ?? null, max: pgMax, end: pgEnd },
+    pgConnections: { start: pgBaseline, middle: middle?.pg ?? null, max: pgMax, end: pgEnd, poolSize },
+    poolerClients: { start: pooledBaseline, middle: middle?.pooled ?? null, max: pooledMax, end: pooledEnd },
     workerdRssMb: { start: rssStart, middle: middle?.rssMb ?? null, end: rssEnd, max: rssMax },
     samples,
     strayErrors: stray.length,
@@ -667,7 +700,8 @@ try {
   console.log(`BaseHub: ${b.deliveries} deliveries, ${b.acknowledged} acknowledged, never acknowledged ${b.neverAcknowledged}; lost ${b.lost}, doubled ${b.doubled}; ` +
     `re-ingest jobs applied ${b.jobsApplied} (failed attempts ${b.jobsFailed}); redelivered ${b.redelivered} (answered duplicate ${b.redeliveredDuplicate})`);
   for (const d of [...s.details, ...b.details]) console.log(`  ${d}`);
-  console.log(`\nPostgres client connections: start ${pgBaseline}, middle ${middle?.pg ?? "-"}, max ${pgMax}, end ${pgEnd}`);
+  console.log(`\nPostgres client connections: start ${pgBaseline}, middle ${middle?.pg ?? "-"}, max ${pgMax}, end ${pgEnd} (pool size ${poolSize})`);
+  console.log(`Worker connections at the pooler: start ${pooledBaseline}, middle ${middle?.pooled ?? "-"}, max ${pooledMax}, end ${pooledEnd}`);
   console.log(`workerd RSS: start ${rssStart?.toFixed(0)} MB, middle ${middle?.rssMb?.toFixed(0)} MB, end ${rssEnd?.toFixed(0)} MB, max ${rssMax.toFixed(0)} MB`);
   if (stray.length) console.log(`uncaught socket errors (Miniflare's Hyperdrive proxy, during the outages): ${stray.length}, e.g. ${stray[0]}`);
 
@@ -680,7 +714,8 @@ try {
   if (s.redeliveredDuplicate < s.redelivered) fail("soak stripe", `${s.redelivered - s.redeliveredDuplicate} redeliveries not answered as duplicates`);
   if (b.lost || b.doubled || b.neverAcknowledged) fail("soak basehub", `lost ${b.lost}, doubled ${b.doubled}, never acknowledged ${b.neverAcknowledged}`);
   if (b.redeliveredDuplicate < b.redelivered) fail("soak basehub", `${b.redelivered - b.redeliveredDuplicate} redeliveries not answered as duplicates`);
-  if (pgEnd === null || pgEnd > pgBaseline) fail("soak postgres", `client connections at the end ${pgEnd}, at the start ${pgBaseline}`);
+  if (pgEnd === null || pgEnd > pgAllowed) fail("soak postgres", `client connections at the end ${pgEnd}, at the start ${pgBaseline}, pool size ${poolSize}`);
+  if (pooledEnd === null || pooledEnd > pooledBaseline) fail("soak pooler", `Worker connections at the pooler at the end ${pooledEnd}, at the start ${pooledBaseline}`);
   if (windows.length !== 2) fail("soak outages", `${windows.length} of 2 outages happened`);
   if (skipped) fail("soak", `${skipped} slots skipped: ${MAX_IN_FLIGHT} requests were in flight`);
 } catch (e) {

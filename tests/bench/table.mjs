@@ -3,7 +3,8 @@
 //   endpoints.json    tests/bench/endpoints.mjs (wrk rows; the empty Worker is the baseline)
 //   kb-ingest.json    tests/bench/kb-ingest.mjs
 //   far-stores.json   tests/bench/far-stores.mjs (round trips per store and latency per hot
-//                     path with both stores far away, counted at delaying proxies)
+//                     path with both stores far away, counted at delaying proxies; Postgres
+//                     behind a near pooler, plus one cold-connection row without it)
 //   agent.json        tests/bench/agent.mjs (open SSE streams, workerd memory)
 //   capacity.json     tests/bench/capacity.mjs (streams started as a burst over two workerd,
 //                     memory per stream; the limiter under a burst of one tenant's runs)
@@ -134,9 +135,9 @@ for (const r of throughput) {
   const farRow = (label, cells) => lines.push(`${label.padEnd(LABEL)}${cells.map((c) => c.padStart(W)).join("")}`);
   lines.push(
     "",
-    `FAR STORES: Postgres and the Redis REST server each ${far?.rttMs ?? "?"} ms round trip away (delaying proxies); ${far?.requestsPerPath ?? "?"} sequential requests per path, medians`,
+    `FAR STORES: Postgres and the Redis REST server each ${far?.rttMs ?? "?"} ms round trip away (delaying proxies), PgBouncer (${far?.poolMode ?? "?"}) near the Workers; ${far?.requestsPerPath ?? "?"} sequential requests per path, medians`,
   );
-  const heads = ["PG login", "PG ready", "R <1st B", "Redis", "conn P/R", "after P+R", "1st B ms", "total ms"];
+  const heads = ["PG login", "PG ready", "PG pooler", "R <1st B", "Redis", "conn P/R", "after P+R", "1st B ms", "total ms"];
   farRow("path", heads);
   lines.push("-".repeat(LABEL + W * heads.length));
   for (const r of far?.rows ?? []) {
@@ -156,15 +157,17 @@ for (const r of throughput) {
       return c ? `${fmt(key)} ${c.met ? "✓" : "✗"}≤${c.target}` : fmt(key);
     };
     farRow(r.label, [
-      fmt("pgLogin"), mark("pgReady"), mark("redisBeforeFirstByte"), mark("redis"), `${fmt("pgConnections")}/${fmt("redisConnections")}`,
+      fmt("pgLogin"), mark("pgReady"), fmt("pgPooler"), mark("redisBeforeFirstByte"), mark("redis"), `${fmt("pgConnections")}/${fmt("redisConnections")}`,
       `${fmt("pgAfter")}+${fmt("redisAfter")}`, mark("ttfbMs"), mark("totalMs"),
     ]);
   }
   if (!far?.rows?.length) farRow("far stores", ["FAILED"]);
   lines.push(
-    "PG login / ready = Postgres round trips before / after the connection's first ReadyForQuery; R <1st B = Redis round trips",
-    "before the first byte (RUN_STARTED for runs); conn = new connections; after = round trips after the response ended",
-    "(waitUntil, queue consumer); ✓/✗≤n = issue 13's target (times judged at 50 ms only). The proxies delay no TCP handshake.",
+    "PG login / ready = Postgres round trips before / after the connection's first ReadyForQuery (the pooler's server connections;",
+    "the COLD row: the Worker's own, no pooler); PG pooler = the pooler's own queries (health check, session reset, parameter SET),",
+    "not the request's; R <1st B = Redis round trips before the first byte (RUN_STARTED for runs); conn = new connections to the",
+    "far store; after = round trips after the response ended (waitUntil, queue consumer); ✓/✗≤n = issue 13's target (times",
+    "judged at 50 ms only). The proxies delay no TCP handshake.",
   );
 }
 

@@ -3,21 +3,28 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBundle, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
 
 let bundle;
 before(async () => {
   const dead = await unusedPort();
+  // Postgres itself, not the stack's pooler: the refused login below must be Postgres' own
+  // answer (SQLSTATE 28P01). PgBouncer 1.18 answers every login it refuses, wrong password or
+  // unknown database alike, with 08P01 (protocol violation), which no client can tell from a
+  // broken connection. Miniflare keys the Hyperdrive proxy by binding name (the first
+  // function's host and port win), so every function gets the direct URL.
+  const direct = stackEnv().postgresUrl;
   bundle = await startBundle({
     overrides: {
       "kb-ingest": {
         postgresUrl: `postgres://postgres:x@127.0.0.1:${dead}/sba`,
         bindings: { REDIS_REST_URL: `http://127.0.0.1:${dead}` },
       },
-      webhooks: { bindings: { REDIS_REST_TOKEN: "wrong-token" } },
-      agent: { bindings: { OUTBOUND_ALLOWLIST: "api.example.com", LLM_BASE_URLS: "http://127.0.0.1:9" } },
+      webhooks: { postgresUrl: direct, bindings: { REDIS_REST_TOKEN: "wrong-token" } },
+      agent: { postgresUrl: direct, bindings: { OUTBOUND_ALLOWLIST: "api.example.com", LLM_BASE_URLS: "http://127.0.0.1:9" } },
+      "ratelimited-agent": { postgresUrl: direct },
     },
   });
 });

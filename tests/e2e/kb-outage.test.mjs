@@ -3,7 +3,10 @@
 // database is back, and a batch whose connection dies mid-transaction leaves nothing behind.
 //
 // The shared Postgres of the suite must keep running, so a TCP proxy (tests/support/tcp-proxy)
-// sits between the Hyperdrive binding and the real server and is switched "down" instead.
+// sits between the Hyperdrive binding and the stack's pooler (PgBouncer, what the Worker talks
+// to, as it talks to Hyperdrive deployed) and is switched "down" instead. Cutting the Worker's
+// side is the outage a Worker sees; the pooler rolls back a transaction whose client went away
+// mid-way, and the assertions on committed rows read Postgres directly (`postgresUrl`).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -19,13 +22,13 @@ let proxy;
 let bundle;
 
 before(async () => {
-  const { postgresUrl } = stackEnv();
-  const target = new URL(postgresUrl);
+  const { postgresPooledUrl } = stackEnv();
+  const target = new URL(postgresPooledUrl);
   proxy = await tcpProxy({ host: target.hostname, port: Number(target.port) });
   // Miniflare names a Hyperdrive's proxy service after the binding (`hyperdrive:DB`) and keeps
   // the first Worker's: a per-Worker postgresUrl only changes user, password and database, never
   // host and port. So every function goes through the proxy; only kb-ingest is called here.
-  const through = { postgresUrl: proxy.url(postgresUrl) };
+  const through = { postgresUrl: proxy.url(postgresPooledUrl) };
   const overrides = Object.fromEntries(FUNCTIONS.map((name) => [name, through]));
   // A burst of two runs per tenant, no refill; the model is unreachable (a run still streams, to RUN_ERROR).
   overrides["ratelimited-agent"] = {

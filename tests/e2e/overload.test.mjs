@@ -2,7 +2,8 @@
 // tenant are answered with EXACTLY the plan's per-minute limit admitted (free plan: 20 runs a
 // minute) and every other run refused with a 429 — never a 5xx, never a dropped request —
 // whether the plan is cached or not, whether Redis is near, far, too slow for the limiter's
-// deadline or gone mid-burst. Refused runs must not cost Postgres connections.
+// deadline or gone mid-burst. Refused runs must not cost Postgres connections (counted where the
+// Workers connect, at the stack's pooler, and as Postgres backends).
 //
 // Every function listens on its own loopback socket (`direct`), so the dev router is not in
 // the way; the LLM is the double, answering a short text at once. The IP window and the burst
@@ -16,6 +17,7 @@ import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { tcpProxy } from "../support/tcp-proxy.mjs";
+import { poolerConsole } from "../support/pooler.mjs";
 
 const PER_MINUTE = 20; // the free plan's agent_requests_per_minute
 const FUNCTION = "sba-ratelimited-agent";
@@ -39,6 +41,7 @@ let llm;
 let bundle;
 let url;
 let monitorDb;
+let pooler;
 /** Every bundle started here (the extra ones are disposed in their tests), for the leak check. */
 const outputs = [];
 
@@ -61,11 +64,13 @@ before(async () => {
   ({ bundle, url } = await startLimited({}, "main"));
   monitorDb = new pg.Client({ connectionString: stackEnv().postgresUrl });
   await monitorDb.connect();
+  pooler = await poolerConsole(stackEnv().postgresPooledUrl);
 });
 after(async () => {
   await bundle?.dispose();
   await llm?.close();
   await monitorDb?.end();
+  await pooler?.end();
   await dispatcher?.close();
 });
 
@@ -233,13 +238,22 @@ async function warmUp(url, tenant) {
 
 const CONNECTIONS_SQL = "select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()";
 
-/** Polls the test database's connection count every ~25 ms until `stop()`; `max` is the highest seen. */
+// Two counts, both bounded: Postgres backends (pg_stat_activity, direct), and the connections
+// the Workers open at the stack's pooler (PgBouncer's SHOW POOLS). The pooler caps backends at
+// its pool size whatever the Workers do, so a refused run that opened a connection would show
+// only in the second count; the first still bounds what Postgres pays.
+async function connectionsNow() {
+  const [{ rows }, workers] = await Promise.all([monitorDb.query(CONNECTIONS_SQL), pooler.clients()]);
+  return { backends: rows[0].n, workers };
+}
+
+/** Polls both counts every ~25 ms until `stop()`; `max` holds the highest of each seen. */
 function watchConnections() {
-  const state = { max: 0, samples: 0, stopped: false };
+  const state = { max: { backends: 0, workers: 0 }, samples: 0, stopped: false };
   const loop = (async () => {
     while (!state.stopped) {
-      const { rows } = await monitorDb.query(CONNECTIONS_SQL);
-      state.max = Math.max(state.max, rows[0].n);
+      const now = await connectionsNow();
+      for (const k of Object.keys(state.max)) state.max[k] = Math.max(state.max[k], now[k]);
       state.samples += 1;
       await sleep(25);
     }
@@ -253,19 +267,21 @@ function watchConnections() {
   };
 }
 
-/** Connections now, once the previous test's background work (audit rows) has settled. */
+/** Both counts now (the lowest of a few samples), once the previous test's background work (audit rows) has settled. */
 async function connectionBaseline() {
-  let low = Infinity;
+  const low = { backends: Infinity, workers: Infinity };
   for (let i = 0; i < 8; i++) {
-    low = Math.min(low, (await monitorDb.query(CONNECTIONS_SQL)).rows[0].n);
+    const now = await connectionsNow();
+    for (const k of Object.keys(low)) low[k] = Math.min(low[k], now[k]);
     await sleep(50);
   }
   return low;
 }
 
 /**
- * Runs `work` (a burst) while counting Postgres connections; asserts the most seen at once
- * ≤ baseline + admitted runs (the 200s) + 6.
+ * Runs `work` (a burst) while counting connections; asserts the most seen at once ≤ baseline +
+ * admitted runs (the 200s) + 6, for the Workers' connections at the pooler and for Postgres
+ * backends alike.
  */
 async function withConnectionBudget(label, work) {
   await sleep(500); // audit rows of earlier runs are written after their responses
@@ -274,9 +290,11 @@ async function withConnectionBudget(label, work) {
   const summary = await work().finally(() => watch.stop());
   const seen = await watch.stop();
   const admitted = summary.statusCounts[200] ?? 0;
-  const budget = baseline + admitted + 6;
-  console.log(`[${label}] Postgres connections: baseline ${baseline}, max ${seen.max} over ${seen.samples} samples, admitted ${admitted}, budget ${budget}`);
-  assert.ok(seen.max <= budget, `${label}: ${seen.max} Postgres connections at once, more than baseline ${baseline} + ${admitted} admitted + 6`);
+  for (const [k, what] of [["workers", "Worker connections at the pooler"], ["backends", "Postgres connections"]]) {
+    const budget = baseline[k] + admitted + 6;
+    console.log(`[${label}] ${what}: baseline ${baseline[k]}, max ${seen.max[k]} over ${seen.samples} samples, admitted ${admitted}, budget ${budget}`);
+    assert.ok(seen.max[k] <= budget, `${label}: ${seen.max[k]} ${what} at once, more than baseline ${baseline[k]} + ${admitted} admitted + 6`);
+  }
   return summary;
 }
 
@@ -358,6 +376,32 @@ test("Redis far away (40 ms each way): one run, then 300 concurrent: still exact
     assert.ok(proxy.stats.accepted > 0, "the function reached Redis through the delaying proxy");
   } finally {
     await far.bundle.dispose();
+    await proxy.close();
+  }
+});
+
+test("a tenant blocked in the last second is refused from isolate memory: nothing reaches Redis", { timeout: 120_000 }, async () => {
+  const { proxy, through } = await redisProxy(0);
+  const near = await startLimited({ REDIS_REST_URL: through }, "blocked from memory");
+  try {
+    await awayFromMinuteEdge(20_000);
+    const tenant = uid("ovl-mem");
+    await warmUp(near.url, tenant);
+    assertExact(await burst(near.url, tenant, 30, { label: "fill" }), PER_MINUTE - 1, 30 - (PER_MINUTE - 1), { bundle: near.bundle, tenant });
+    const token = tenantToken(E2E_JWT_SECRET, tenant);
+    const before = proxy.stats.bytesUp;
+    const started = Date.now();
+    const answers = [];
+    for (let i = 0; i < 10; i++) answers.push(await runOnce(near.url, token));
+    const elapsed = Date.now() - started;
+    assert.deepEqual(tally(answers.map((a) => `${a.status} ${a.code}`)), { "429 rate_limited": 10 });
+    assert.ok(answers.every((a) => Number(a.retryAfter) >= 1), "each refusal says when to come back");
+    // The plan is trusted from memory for 1 s after the last answer from Redis; ten refusals
+    // take a few ms each, so none of them may have sent a byte to Redis.
+    if (elapsed < 900) assert.equal(proxy.stats.bytesUp - before, 0, `bytes sent to Redis by 10 refusals in ${elapsed} ms`);
+    else console.log(`[blocked from memory] 10 refusals took ${elapsed} ms (machine too slow to judge round trips)`);
+  } finally {
+    await near.bundle.dispose();
     await proxy.close();
   }
 });

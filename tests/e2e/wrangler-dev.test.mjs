@@ -1,6 +1,6 @@
 // Smoke test through `wrangler dev`, exactly as a developer runs the bundle (scripts/dev):
 // the top-level router config plus each function's own wrangler.toml on one origin, secrets
-// taken from the environment, Hyperdrive pointed at the local Postgres.
+// taken from the environment, Hyperdrive pointed at the local Postgres through its pooler.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -44,7 +44,8 @@ before(async () => {
         BASEHUB_WEBHOOK_SECRET: "bshb_workflow_smoke:smoke",
         BASEHUB_SVIX_SECRET: "whsec_c21va2U=",
         LLM_BASE_URLS: "http://127.0.0.1:9",
-        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB: stack.postgresUrl,
+        // The pooler, as scripts/dev does (Hyperdrive pools in production).
+        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB: stack.postgresPooledUrl,
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -32,7 +32,12 @@ export const REINGEST_QUEUE = "sba-kb-reingest";
 /** The HS256 secret every function of the test bundle verifies tenant tokens with. */
 export const E2E_JWT_SECRET = "e2e-bundle-jwt-secret-0123456789abcdef";
 
-/** Facts about the running local stack, handed over by scripts/test through the environment. */
+/**
+ * Facts about the running local stack, handed over by scripts/test through the environment.
+ * `postgresUrl` is Postgres itself (assertions, counting backends, direct clients);
+ * `postgresPooledUrl` is PgBouncer in front of it, pooling as Hyperdrive does in production:
+ * what every Worker's Hyperdrive binding gets unless a test overrides it.
+ */
 export function stackEnv() {
   const need = (name) => {
     const value = process.env[name];
@@ -43,6 +48,7 @@ export function stackEnv() {
     redisRestUrl: need("SBA_REDIS_REST_URL"),
     redisRestToken: need("SBA_REDIS_REST_TOKEN"),
     postgresUrl: need("SBA_POSTGRES_URL"),
+    postgresPooledUrl: need("SBA_POSTGRES_POOLED_URL"),
     redisUrl: need("SBA_REDIS_URL"),
   };
 }
@@ -88,7 +94,7 @@ function functionWorker(name, stack, overrides = {}) {
       ...extra.bindings,
       ...overrides.bindings,
     },
-    hyperdrives: { DB: overrides.postgresUrl ?? stack.postgresUrl },
+    hyperdrives: { DB: overrides.postgresUrl ?? stack.postgresPooledUrl },
   };
 }
 
@@ -125,16 +131,20 @@ export async function startWorker(dir, bindings = {}) {
 }
 
 /**
- * Starts the bundle. `overrides[name]` replaces bindings of one function (e.g. a dead
- * Postgres URL). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
+ * Starts the bundle, every Hyperdrive binding on the stack's pooler (`postgresPooledUrl`).
+ * `overrides[name]` replaces bindings of one function (e.g. a dead Postgres URL; note that
+ * Miniflare keys its Hyperdrive proxy by binding name, so only the FIRST function's
+ * `postgresUrl` decides host and port, the others' only user, password and database). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
  * `extraWorkers` ({ name: crate folder }) run in the same workerd next to the functions (the
  * bench's empty Worker); a value may also be `{ scriptPath, bindings, … }`, a bundled JS
  * Worker (scriptWorker: the bench's JS reference Worker). With `direct`, every function and
  * extra Worker also listens on a loopback port of its own, without the router or Miniflare's
  * entry Worker in front (as each is deployed: on its own route): `directUrl(name)` is its
- * origin, `name` as in wrangler.toml.
+ * origin, `name` as in wrangler.toml. With `keepOutput: false` the runtime's output is read
+ * and dropped (`logs` stays empty): throughput benches, where parsing thousands of log lines a
+ * second in this process would compete with the runtime for the same cores.
  */
-export async function startBundle({ overrides = {}, extraWorkers = {}, direct = false } = {}) {
+export async function startBundle({ overrides = {}, extraWorkers = {}, direct = false, keepOutput = true } = {}) {
   const stack = stackEnv();
   const logs = [];
   const raw = { text: "" };
@@ -188,6 +198,11 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {
+      if (!keepOutput) {
+        stdout.resume();
+        stderr.resume();
+        return;
+      }
       collect(stdout);
       collect(stderr);
     },

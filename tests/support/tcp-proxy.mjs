@@ -1,6 +1,6 @@
 // A loopback TCP proxy that can be switched off and on, for outage tests: it sits between a
-// Worker's Hyperdrive binding and the real Postgres, so one suite can "stop the database"
-// without touching the stack every other suite shares.
+// Worker's Hyperdrive binding and the stack's pooler (or Postgres itself), so one suite can
+// "stop the database" without touching the stack every other suite shares.
 //
 //   const proxy = await tcpProxy({ host: "127.0.0.1", port: 5432 });
 //   proxy.url("postgres://u:p@127.0.0.1:5432/db")   // the same URL, through the proxy
