@@ -120,14 +120,33 @@ lines.push(`sba-edge bench — ${new Date().toISOString()}, ${os.cpus().length} 
 lines.push("×empty = this row ÷ the empty Worker measured in the same run on the same workerd (higher req/s and lower latency are better)");
 
 const wrkSetup = endpoints ? `wrk -t${endpoints.threads} -c${endpoints.connections} -d${endpoints.secs}s` : "wrk";
-section(`THROUGHPUT: ${wrkSetup} --latency on loopback; the Wasm in workerd (Miniflare), each Worker on its own socket`, "endpoint", ["req/s", "×empty", "p50 ms", "×empty", "p99 ms", "×empty", "errors"]);
+// Issue 13's throughput targets, as req/s ratios to the empty Worker: /healthz ≥ 0.8, the 429
+// and Stripe-400 rows at least the JS reference's ratio for the same work, database rows ≥ 0.05.
+const ratioOf = (id) => throughput.find((r) => r.id === id)?.ratio.reqPerSec;
+const TARGETS = {
+  healthz: 0.8,
+  "limited-429": ratioOf("js-429"),
+  "stripe-400": ratioOf("js-stripe-400"),
+  search: 0.05,
+  ingest: 0.05,
+  "ingest-dedupe": 0.05,
+  stripe: 0.05,
+  "stripe-duplicate": 0.05,
+};
+const judged = (r) => {
+  const target = TARGETS[r.id];
+  if (!Number.isFinite(target) || !Number.isFinite(r.ratio.reqPerSec)) return "";
+  return `${r.ratio.reqPerSec >= target ? "✓" : "✗"}≥${target.toPrecision(2)}`;
+};
+section(`THROUGHPUT: ${wrkSetup} --latency on loopback; the Wasm in workerd (Miniflare), each Worker on its own socket`, "endpoint", ["req/s", "×empty", "target", "p50 ms", "×empty", "p99 ms", "×empty", "errors"]);
 for (const r of throughput) {
   if (r.failed) {
-    row(r.label, ["-", "-", "-", "-", "-", "-", "FAILED"]);
+    row(r.label, ["-", "-", "-", "-", "-", "-", "-", "FAILED"]);
     continue;
   }
-  row(r.label, [cell(r.reqPerSec), cell(r.ratio.reqPerSec), cell(r.p50Ms), cell(r.ratio.p50), cell(r.p99Ms), cell(r.ratio.p99), String(r.errors)]);
+  row(r.label, [cell(r.reqPerSec), cell(r.ratio.reqPerSec), judged(r), cell(r.p50Ms), cell(r.ratio.p50), cell(r.p99Ms), cell(r.ratio.p99), String(r.errors)]);
 }
+lines.push("target = issue 13's req/s ratio: /healthz ≥ 0.8; the 429 and Stripe-400 rows ≥ the JS reference's ratio for the same work; database rows ≥ 0.05.");
 
 {
   // Like section()/row(), with wider cells: a figure and its target, e.g. "812 ✗≤150".
