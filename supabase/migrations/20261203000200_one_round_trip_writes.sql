@@ -4,7 +4,12 @@
 -- validates and prepares everything (chunking, event parsing); these functions only write.
 
 -- A tenant's plan and limits as JSON (the free plan when the tenant has no billing yet), in
--- the shape the edge caches it: one statement instead of two.
+-- the shape the edge caches it: one statement instead of two. `paymentRequired` is null, or
+-- why runs must be refused with 402 (the grace rule, in one place):
+--   - the tenant's latest subscription is `unpaid`, `canceled` or `incomplete_expired`: its
+--     paid service ended (a tenant that never subscribed keeps the free plan);
+--   - it is `past_due` for longer than 7 days: Stripe retries a failed renewal for days, and
+--     runs go on during that first week of the period (`current_period_start` + 7 days).
 create or replace function public.plan_of_tenant(p_tenant text)
 returns jsonb
 language sql stable
@@ -17,9 +22,22 @@ as $$
     'agentRequestsPerMinute', coalesce(t.agent_requests_per_minute, f.agent_requests_per_minute),
     'agentRunsPerPeriod', coalesce(t.agent_runs_per_period, f.agent_runs_per_period),
     'llmTokensPerPeriod', coalesce(t.llm_tokens_per_period, f.llm_tokens_per_period),
-    'kbDocuments', coalesce(t.kb_documents, f.kb_documents))
+    'kbDocuments', coalesce(t.kb_documents, f.kb_documents),
+    'paymentRequired', case
+      when latest.status in ('unpaid', 'canceled', 'incomplete_expired') then 'subscription ' || latest.status
+      when latest.status = 'past_due' and now() > coalesce(latest.current_period_start, latest.updated_at) + interval '7 days'
+        then 'subscription past due for more than 7 days'
+    end)
   from public.plans f
   left join public.tenant_plans t on t.tenant_id = p_tenant
+  left join lateral (
+    select s.status, s.current_period_start, s.updated_at
+      from public.billing_subscriptions s
+      join public.billing_customers c on c.stripe_customer_id = s.stripe_customer_id
+     where c.tenant_id = p_tenant
+     order by s.source_event_created desc
+     limit 1
+  ) latest on true
   where f.lookup_key = 'free'
 $$;
 revoke all on function public.plan_of_tenant(text) from public, anon, authenticated;
@@ -118,6 +136,17 @@ grant execute on function public.apply_stripe_event(jsonb) to service_role;
 -- as the batch route's. Answers `kind` 'done' (status, body: also stored under the key),
 -- 'replay' (the stored status and body of the key's first use) or 'reused' (the key was used
 -- with a different request body; nothing written).
+-- The calling tenant's document quota (its plan's `kb_documents`). Security definer so that
+-- an `authenticated` transaction can read it; it answers only for the tenant of the
+-- request's own verified claims.
+create or replace function public.request_kb_document_quota()
+returns integer
+language sql stable security definer
+set search_path = public, pg_temp
+as $$ select (public.plan_of_tenant(public.request_tenant_id()) ->> 'kbDocuments')::integer $$;
+revoke all on function public.request_kb_document_quota() from public, anon;
+grant execute on function public.request_kb_document_quota() to authenticated, service_role;
+
 create or replace function public.kb_ingest(p_documents jsonb, p_batch boolean,
                                             p_scope text, p_key text, p_request_hash text)
 returns table (kind text, status integer, body jsonb)
@@ -133,6 +162,7 @@ declare
   v_body jsonb;
   v_claimed integer;
   v_stored record;
+  v_quota integer;
 begin
   if p_key is not null then
     -- The first transaction with a key inserts it; a concurrent one waits here on the
@@ -163,6 +193,16 @@ begin
     end if;
     v_results := v_results || jsonb_build_array(v_result);
   end loop;
+
+  -- The plan's document quota, all or nothing: a batch that would pass it stores none of
+  -- its documents (the exception rolls the whole transaction back).
+  if v_created > 0 then
+    v_quota := public.request_kb_document_quota();
+    if (select count(*) from kb_documents) > v_quota then
+      raise exception 'the kbDocuments quota of this plan (%) is used up', v_quota
+        using errcode = 'SBQ01', detail = v_quota::text;
+    end if;
+  end if;
 
   v_status := case when v_created > 0 then 201 else 200 end;
   v_body := case when p_batch

@@ -5,9 +5,9 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import pg from "pg";
 import { HttpAgent } from "@ag-ui/client";
-import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { startBundle, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { startAgentHarness } from "../support/agent-harness.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
 import { startLlmDouble, textChunks, toolCallChunks, anthropicTextEvents, anthropicToolEvents } from "../support/llm-double.mjs";
@@ -24,24 +24,13 @@ let llm;
 let db;
 let script = () => say("Hello from SBA.");
 
+let harness;
 before(async () => {
-  llm = await startLlmDouble((body, i) => script(body, i));
   const dead = `http://127.0.0.1:${await unusedPort()}`;
-  const llmBindings = { LLM_BASE_URLS: `${dead},${llm.url}`, LLM_MODEL: "scripted", LLM_FIRST_TOKEN_TIMEOUT_MS: "3000", SSE_HEARTBEAT_MS: "300" };
-  bundle = await startBundle({
-    overrides: {
-      agent: { bindings: llmBindings },
-      "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "100000", RATE_LIMIT_BURST: "1000" } },
-    },
-  });
-  db = new pg.Client({ connectionString: stackEnv().postgresUrl });
-  await db.connect();
+  harness = await startAgentHarness((body, i) => script(body, i), { LLM_FIRST_TOKEN_TIMEOUT_MS: "3000", SSE_HEARTBEAT_MS: "300" }, { llmUrls: (llm) => `${dead},${llm.url}` });
+  ({ bundle, llm, db } = harness);
 });
-after(async () => {
-  await bundle?.dispose();
-  await llm?.close();
-  await db?.end();
-});
+after(() => harness?.close());
 
 function agentFor(tenant, path = "/agent/run", initialMessages = [{ id: uid("m"), role: "user", content: "Hi" }]) {
   return new HttpAgent({

@@ -12,10 +12,10 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { startAgentHarness } from "../support/agent-harness.mjs";
 import { tenantToken } from "../support/jwt.mjs";
-import { startLlmDouble, textChunks, toolCallChunks } from "../support/llm-double.mjs";
+import { textChunks, toolCallChunks } from "../support/llm-double.mjs";
 
 const HEARTBEAT_MS = 300;
 const TERMINAL = new Set(["RUN_FINISHED", "RUN_ERROR"]);
@@ -27,23 +27,12 @@ let llm;
 let db;
 let script = () => ({ status: 500, body: "no script for this request" });
 
+let harness;
 before(async () => {
-  llm = await startLlmDouble((body, i) => script(body, i));
-  const llmBindings = { LLM_BASE_URLS: llm.url, LLM_MODEL: "scripted", LLM_FIRST_TOKEN_TIMEOUT_MS: "5000", SSE_HEARTBEAT_MS: String(HEARTBEAT_MS) };
-  bundle = await startBundle({
-    overrides: {
-      agent: { bindings: llmBindings },
-      "ratelimited-agent": { bindings: { ...llmBindings, RATE_LIMIT_IP_PER_MINUTE: "100000", RATE_LIMIT_BURST: "1000" } },
-    },
-  });
-  db = new pg.Client({ connectionString: stackEnv().postgresUrl });
-  await db.connect();
+  harness = await startAgentHarness((body, i) => script(body, i), { LLM_FIRST_TOKEN_TIMEOUT_MS: "5000", SSE_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+  ({ bundle, llm, db } = harness);
 });
-after(async () => {
-  await bundle?.dispose();
-  await llm?.close();
-  await db?.end();
-});
+after(() => harness?.close());
 
 // ---- the LLM double's answers ----
 

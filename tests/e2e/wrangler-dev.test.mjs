@@ -112,6 +112,7 @@ test("wrangler dev survives repeated database round trips (the connection-close 
 test("wrangler dev: a burst of 500 runs for one tenant is answered in full, no uncaught error", { timeout: 120_000 }, async () => {
   const token = tenantToken("e2e-wrangler-dev-secret", `t-burst-${Date.now()}`);
   const body = (i) => JSON.stringify({ threadId: `th-${i}`, runId: `run-${Date.now()}-${i}`, messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [], state: {}, forwardedProps: {} });
+  const started = Date.now();
   const statuses = await Promise.all(
     Array.from({ length: 500 }, async (_, i) => {
       try {
@@ -125,10 +126,12 @@ test("wrangler dev: a burst of 500 runs for one tenant is answered in full, no u
   );
   const counts = {};
   for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
-  // The default burst bucket of 10 and the IP window of 20 a minute (shared with every other
-  // suite calling from this address) bind: at most 10 admitted (their runs end in RUN_ERROR:
-  // the model here is unreachable), every other one a 429.
-  assert.ok((counts[200] ?? 0) <= 10, JSON.stringify(counts));
+  // The default burst bucket (10, one token back a second) and the IP window of 20 a minute
+  // (shared with every other suite calling from this address) bind: at most 10 admitted plus
+  // what the bucket refilled while the burst lasted, never more than 20 (their runs end in
+  // RUN_ERROR: the model here is unreachable), every other one a 429.
+  const refilled = Math.ceil((Date.now() - started) / 1000);
+  assert.ok((counts[200] ?? 0) <= Math.min(10 + refilled, 20), `${JSON.stringify(counts)} in ${Date.now() - started} ms`);
   assert.equal((counts[200] ?? 0) + (counts[429] ?? 0), 500, JSON.stringify(counts));
   assert.equal(wrangler.exitCode, null, "wrangler dev must still be running");
   assert.doesNotMatch(output, /Uncaught|panicked/, "no uncaught error in the runtime's output");

@@ -66,6 +66,12 @@ const EXTRA = {
     bindings: E2E_WEBHOOK_SECRETS,
     queueProducers: { REINGEST_QUEUE: { queueName: REINGEST_QUEUE } },
   },
+  // Every suite calls from 127.0.0.1, so the plain agent's IP window and burst bucket would
+  // make the suites depend on one another; they are the same admission code as the rate-limited
+  // agent's, tested there. The tenant's plan window and period quotas still apply.
+  agent: {
+    bindings: { RATE_LIMIT_IP_PER_MINUTE: "1000000", RATE_LIMIT_BURST: "1000000" },
+  },
   "kb-ingest": {
     queueConsumers: { [REINGEST_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0.2, maxRetries: 3 } },
   },

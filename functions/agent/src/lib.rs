@@ -1,8 +1,11 @@
 //! AI agent: POST a run, stream AG-UI events over SSE.
 //!
-//! The Worker is only wiring: the route table below hands each route to `sba-agent`.
+//! The Worker is only wiring: the route table below hands each route to `sba-agent`. Every
+//! run spends model tokens, so every run goes through the same admission as the rate-limited
+//! agent's (plan, limits, period quotas; 402/429 before any stream opens) and its tokens are
+//! charged to the tenant's period.
 
-use sba_agent::{handle_resume, handle_run, read_input, RunHooks};
+use sba_agent::{admit_run, handle_resume, handle_run, read_input, refuse_if_blocked};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -27,8 +30,10 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
         ["run"] => {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
+            refuse_if_blocked(&mut call, &tenant).await?;
             let input = read_input(&mut call).await?;
-            handle_run(call, tenant, input, None, RunHooks::default()).await
+            let admitted = admit_run(&call, &tenant, &input).await?;
+            handle_run(call, tenant, input, Some(admitted)).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

@@ -20,5 +20,18 @@ pub async fn statement(call: &Call, tenant: &TenantContext, sql: &str, params: &
     })
     .await;
     call.ctx.record_timing("db", js_sys::Date::now() - started);
-    Ok(rows?)
+    rows.map_err(quota_or_store_error)
+}
+
+/// SQLSTATE `SBQ01`: the plan's document quota refused the write (`kb_ingest`); its detail
+/// is the limit.
+fn quota_or_store_error(e: PgError) -> ApiError {
+    if let PgError::Query(q) = &e {
+        if let Some(db) = q.as_db_error().filter(|db| db.code().code() == "SBQ01") {
+            let limit: i64 = db.detail().and_then(|d| d.parse().ok()).unwrap_or_default();
+            return ApiError::new(429, "quota_exceeded", format!("the kbDocuments quota of this plan ({limit}) is used up; nothing was stored"))
+                .with_details(serde_json::json!({ "quota": "kbDocuments", "limit": limit }));
+        }
+    }
+    e.into()
 }

@@ -5,7 +5,7 @@
 //!
 //! The Worker is only wiring: `sba-agent`'s admission in front of its run.
 
-use sba_agent::{admit_run, handle_resume, handle_run, read_input, refuse_if_blocked, RunHooks};
+use sba_agent::{admit_run, handle_resume, handle_run, read_input, refuse_if_blocked};
 use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -31,11 +31,11 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
             call.route("/run", &[Method::Post])?;
             let tenant = sba_extract::tenant(&call).await?;
             // A tenant blocked a moment ago is refused from memory, before anything is read.
-            refuse_if_blocked(&call, &tenant)?;
+            refuse_if_blocked(&mut call, &tenant).await?;
             // A malformed request is refused before it costs a limit unit or a quota run.
             let input = read_input(&mut call).await?;
             let admitted = admit_run(&call, &tenant, &input).await?;
-            handle_run(call, tenant, input, Some(admitted), RunHooks { record_tokens: true }).await
+            handle_run(call, tenant, input, Some(admitted)).await
         }
         ["runs", run_id, "events"] => {
             call.route("/runs/{runId}/events", &[Method::Get])?;

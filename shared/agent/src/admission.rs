@@ -92,9 +92,17 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
 }
 
 /// Refuses a tenant its limits blocked within the last [`PLAN_TRUST_MS`], from the
-/// isolate's memory: no round trip, and before the request's body is even read (a blocked
-/// client gets its 429 whatever it sent). Anything else goes on to [`admit_run`].
-pub fn refuse_if_blocked(call: &Call, tenant: &TenantContext) -> Result<(), ApiError> {
+/// isolate's memory: no round trip, and before the request's body is parsed or validated (a
+/// blocked client gets its 429 whatever it sent). The body is still read to its end: an
+/// answer sent with the body unread makes the runtime drop the connection, and a keep-alive
+/// client's next request on it fails. Anything else goes on to [`admit_run`].
+pub async fn refuse_if_blocked(call: &mut Call, tenant: &TenantContext) -> Result<(), ApiError> {
+    let Err(refusal) = blocked_now(call, tenant) else { return Ok(()) };
+    let _ = sba_http::read_limited(&mut call.req, crate::run::BODY_LIMIT).await;
+    Err(refusal)
+}
+
+fn blocked_now(call: &Call, tenant: &TenantContext) -> Result<(), ApiError> {
     let Some((plan, age_ms)) = remembered_plan(&tenant.tenant_id) else { return Ok(()) };
     if age_ms > PLAN_TRUST_MS {
         return Ok(());
@@ -148,6 +156,7 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim
             plan
         }
     };
+    payment_check(&plan)?;
     // One request: the limiter's script, the plan as Redis has it now, the run's claim.
     let alongside = [Cmd::new("GET").arg(cache_key(&limits.tenant)), claim.log.claim_command(&claim.thread_id, &claim.attempt)];
     let (mut verdict, answers) = limits.check(redis.clone(), &plan, !trusted, &alongside).await;
@@ -169,6 +178,8 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim
     }
     let headers = verdict?;
     progress.admitted = limits.checked.get();
+    // The plan Redis holds may say what the remembered one did not.
+    payment_check(&plan)?;
     if let Some(Claim::Existing { .. }) = claimed {
         // A re-POST of a known run: it is replayed, not run (or charged) again.
         return Ok(Admitted { headers, claim: claimed });
@@ -182,6 +193,20 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim
     match charged(&rows) {
         Ok(()) => Ok(Admitted { headers, claim: claimed }),
         Err(e) => Err(e.into_api_error((limits.now_ms / 1000) as i64).map_err(PgError::from)?),
+    }
+}
+
+/// 402 when the tenant's billing no longer pays for runs (the rule is `plan_of_tenant`'s:
+/// an unpaid, canceled or expired subscription, or past due beyond 7 days).
+fn payment_check(plan: &TenantPlan) -> Result<(), ApiError> {
+    match &plan.payment_required {
+        None => Ok(()),
+        Some(reason) => Err(ApiError::new(
+            402,
+            "payment_required",
+            format!("runs are paused for this workspace: {reason}; update the payment method or the subscription to resume"),
+        )
+        .with_details(serde_json::json!({ "reason": reason, "plan": plan.plan, "status": plan.status }))),
     }
 }
 

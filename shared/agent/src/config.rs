@@ -1,6 +1,8 @@
 //! LLM providers from the Worker's settings: `LLM_BASE_URLS` (comma-separated, tried in
 //! order; OpenAI-compatible, or Anthropic Messages for api.anthropic.com), `LLM_MODEL`,
-//! optional secret `LLM_API_KEY`, `LLM_FIRST_TOKEN_TIMEOUT_MS`.
+//! optional secret `LLM_API_KEY`, `LLM_FIRST_TOKEN_TIMEOUT_MS` (15 s), `LLM_IDLE_TIMEOUT_MS`
+//! (30 s: the longest silence between two chunks of an answer before the run ends with
+//! RUN_ERROR `llm_stalled`).
 
 use sba_http::ApiError;
 use sba_llm::Provider;
@@ -18,6 +20,7 @@ pub fn providers(env: &Env, trace_headers: Vec<(String, String)>) -> Result<Vec<
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(15_000);
+    let idle = sba_config::setting(env, "LLM_IDLE_TIMEOUT_MS").ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|ms| *ms > 0).unwrap_or(30_000);
     let providers: Vec<Provider> = urls
         .split(',')
         .map(str::trim)
@@ -30,6 +33,7 @@ pub fn providers(env: &Env, trace_headers: Vec<(String, String)>) -> Result<Vec<
             model: model.clone(),
             connect_timeout: Duration::from_millis(5_000),
             first_token_timeout: Duration::from_millis(first_token),
+            idle_timeout: Duration::from_millis(idle),
             // api.anthropic.com (or an /anthropic path) speaks Messages; the rest OpenAI.
             dialect: sba_llm::Dialect::from_base_url(url),
             extra_headers: trace_headers.clone(),

@@ -22,4 +22,4 @@ mod run;
 
 pub use admission::{admit_run, refuse_if_blocked, Admitted};
 pub use resume::handle_resume;
-pub use run::{handle_run, read_input, RunHooks};
+pub use run::{handle_run, read_input};

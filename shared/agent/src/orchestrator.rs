@@ -29,6 +29,16 @@ pub struct Run {
     pub claims: Value,
 }
 
+/// About four characters a token (English and Indonesian prose with GPT/Llama-style
+/// tokenizers): the charge for an answer whose provider reported no usage.
+fn estimate_tokens(chars: usize) -> i32 {
+    i32::try_from(chars.div_ceil(4)).unwrap_or(i32::MAX)
+}
+
+fn prompt_chars(messages: &[ChatMessage]) -> usize {
+    serde_json::to_string(messages).map_or(0, |m| m.len())
+}
+
 pub(crate) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -75,6 +85,16 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
                 }
             };
             let provider = stream.provider.clone();
+            // This step's trail entry, kept current while the answer streams: if the run is
+            // cut short (its client gone too long, its deadline) the entry stays as it was, with
+            // the tokens streamed so far.
+            let prompt_estimate = estimate_tokens(prompt_chars(&messages));
+            let slot = trail.entries.len();
+            let mut provisional = llm_entry(&step_name, "aborted", step_started, Some(&provider), json!({"tokensEstimated": true}));
+            provisional.prompt_tokens = Some(prompt_estimate);
+            provisional.completion_tokens = Some(0);
+            trail.entries.push(provisional);
+            let mut streamed_chars = 0usize;
             let mut text_id: Option<String> = None;
             let mut text = String::new();
             let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
@@ -143,6 +163,11 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
                         break;
                     }
                 }
+                if let Some(entry) = trail.entries.get_mut(slot) {
+                    streamed_chars = text.len() + calls.values().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
+                    entry.completion_tokens = Some(estimate_tokens(streamed_chars));
+                    entry.duration_ms = (now_ms() - step_started) as i32;
+                }
                 // The log trails the stream by at most a flush interval, so a client that
                 // resumes a live run follows it closely.
                 emitter.flush_if_due().await;
@@ -154,15 +179,23 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
             if let Some((_, id)) = open_call.take() {
                 emitter.emit(Event::ToolCallEnd { tool_call_id: id });
             }
-            let (prompt, completion) = usage.map(|u| (Some(u.prompt_tokens as i32), Some(u.completion_tokens as i32))).unwrap_or((None, None));
-            let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), json!({}));
-            entry.prompt_tokens = prompt;
-            entry.completion_tokens = completion;
-            trail.entries.push(entry);
+            // The provider's own count; when it reported none (a stream cut short, a stall, a
+            // provider that never sends usage), an estimate from what was sent and streamed,
+            // so that no answer goes uncharged.
+            let (prompt, completion, estimated) = match usage {
+                Some(u) => (u.prompt_tokens as i32, u.completion_tokens as i32, false),
+                None => (prompt_estimate, estimate_tokens(streamed_chars), true),
+            };
+            let detail = if estimated { json!({"tokensEstimated": true}) } else { json!({}) };
+            let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), detail);
+            entry.prompt_tokens = Some(prompt);
+            entry.completion_tokens = Some(completion);
+            trail.entries[slot] = entry;
             emitter.emit(Event::StepFinished { step_name });
             emitter.flush().await;
             if let Some(e) = failure {
-                break 'steps Err(("llm_stream_failed".to_owned(), format!("the language model stream failed: {e}")));
+                let code = if matches!(e, sba_llm::LlmError::Stalled { .. }) { "llm_stalled" } else { "llm_stream_failed" };
+                break 'steps Err((code.to_owned(), format!("the language model stream failed: {e}")));
             }
 
             let calls: Vec<ToolCall> = calls.into_values().filter(|c| !c.name.is_empty()).map(|mut c| {

@@ -28,7 +28,7 @@ use std::pin::pin;
 use std::time::Duration;
 use worker::Response;
 
-const BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 /// Per run-log call, from when it is handed to the runtime (a burst makes answers late).
 pub(crate) const RUN_LOG_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tries of the claim before the run is refused with 503 `run_log_unavailable`.
@@ -38,25 +38,33 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long a run may go on after its client left (`RUN_DETACHED_LIMIT_MS`): under the 30 s
 /// Cloudflare grants `waitUntil` work after a client disconnects, with room to write the end.
 pub const DETACHED_LIMIT: Duration = Duration::from_secs(25);
+/// The longest a run may take in all (`RUN_DEADLINE_MS`), client connected or not: then it
+/// ends with RUN_ERROR `run_deadline_exceeded`.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Why a run was ended before its orchestrator finished.
+enum EndedEarly {
+    /// Its client left `RUN_DETACHED_LIMIT_MS` ago.
+    Abandoned,
+    /// `RUN_DEADLINE_MS` passed.
+    Deadline,
+}
+
 /// How often the run's watcher looks at its client and lease.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// How often a quiet run renews its lease (well inside `sba_agui::run_log::LEASE_MS`).
 const LEASE_RENEWAL: Duration = Duration::from_secs(5);
-
-/// What the caller wants done around a run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunHooks {
-    /// Add the run's LLM tokens to the tenant's period quota (ratelimited-agent).
-    pub record_tokens: bool,
-}
 
 /// The validated `RunAgentInput` of a run request (400/413/415/422 before anything else).
 pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
     sba_extract::json(call, BODY_LIMIT).await
 }
 
-/// `admitted`: what admission (`crate::admission`) decided, or `None` for a run nobody admits.
-pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput, admitted: Option<Admitted>, hooks: RunHooks) -> Result<Response, ApiError> {
+/// `admitted`: what admission (`crate::admission`) decided. An admitted run was charged to
+/// the tenant's period, and its LLM tokens are added to it when it ends; `None` (a run
+/// nobody admits: tests and tools only) charges nothing.
+pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput, admitted: Option<Admitted>) -> Result<Response, ApiError> {
+    let charged = admitted.is_some();
     let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
     let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
@@ -98,6 +106,7 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
         entries: Vec::new(),
     };
     let detached_limit = millis_setting(&call, "RUN_DETACHED_LIMIT_MS", DETACHED_LIMIT);
+    let run_deadline = millis_setting(&call, "RUN_DEADLINE_MS", RUN_DEADLINE);
     // The metrics data point of a run is sent when the run ends, so it covers the whole run
     // and carries the tokens.
     let stream_end = call.ctx.streams_until_end();
@@ -108,19 +117,37 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
         let _stream_end = stream_end;
         let started = orchestrator::now_ms();
         let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log.clone());
-        let cut_short = {
+        let ended_early = {
             let watch = pin!(watch_run(log.clone(), ClientWatch(emitter.sender()), detached_limit));
+            let deadline = pin!(sba_http::sleep(run_deadline));
             let orchestrated = pin!(orchestrator::run(run, &mut emitter, &mut trail));
-            matches!(future::select(orchestrated, watch).await, Either::Right(_))
+            match future::select(orchestrated, future::select(watch, deadline)).await {
+                Either::Left(_) => None,
+                Either::Right((Either::Left(_), _)) => Some(EndedEarly::Abandoned),
+                Either::Right((Either::Right(_), _)) => Some(EndedEarly::Deadline),
+            }
         };
-        if cut_short {
-            // The client left and the run did not finish in the time the platform grants
-            // after that: end it here (dropping the model's stream), recorded as aborted.
-            emitter.emit(Event::RunError {
-                message: "the client disconnected and the run could not finish in the time allowed after that".into(),
-                code: Some("run_abandoned".into()),
-            });
-            trail.entries.push(orchestrator::run_entry("aborted", started));
+        // The model's stream was dropped with the run: the step it was in stays in the trail
+        // as `aborted`, with the tokens streamed so far (the orchestrator keeps that entry
+        // current as the answer arrives), so they are charged like any others.
+        match ended_early {
+            None => {}
+            Some(EndedEarly::Abandoned) => {
+                // The client left and the run did not finish in the time the platform grants
+                // after that.
+                emitter.emit(Event::RunError {
+                    message: "the client disconnected and the run could not finish in the time allowed after that".into(),
+                    code: Some("run_abandoned".into()),
+                });
+                trail.entries.push(orchestrator::run_entry("aborted", started));
+            }
+            Some(EndedEarly::Deadline) => {
+                emitter.emit(Event::RunError {
+                    message: format!("the run took longer than its deadline ({} s)", run_deadline.as_secs()),
+                    code: Some("run_deadline_exceeded".into()),
+                });
+                trail.entries.push(orchestrator::run_entry("error", started));
+            }
         }
         emitter.flush().await;
         // The response ends here (its sender is gone); accounting goes on after it.
@@ -130,7 +157,7 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
         request_ctx.set_llm_usage(usage);
         // Only LLM steps carry tokens: the run's total is the usage's.
         let tokens = i64::try_from(usage.input_tokens + usage.output_tokens).unwrap_or(i64::MAX);
-        trail.write(env, Some(redis), if hooks.record_tokens { tokens } else { 0 }).await;
+        trail.write(env, Some(redis), if charged { tokens } else { 0 }).await;
     };
     call.ctx.wait_until(driver);
     // The body: events as the run produces them (it ends when the run drops its sender),

@@ -29,6 +29,8 @@ struct CachedPlan {
     agent_runs_per_period: i32,
     llm_tokens_per_period: i64,
     kb_documents: i32,
+    #[serde(default)]
+    payment_required: Option<String>,
 }
 
 impl From<&TenantPlan> for CachedPlan {
@@ -41,6 +43,7 @@ impl From<&TenantPlan> for CachedPlan {
             agent_runs_per_period: p.agent_runs_per_period,
             llm_tokens_per_period: p.llm_tokens_per_period,
             kb_documents: p.kb_documents,
+            payment_required: p.payment_required.clone(),
         }
     }
 }
@@ -56,6 +59,7 @@ impl CachedPlan {
             agent_runs_per_period: self.agent_runs_per_period,
             llm_tokens_per_period: self.llm_tokens_per_period,
             kb_documents: self.kb_documents,
+            payment_required: self.payment_required,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct TenantPlan {
     pub agent_runs_per_period: i32,
     pub llm_tokens_per_period: i64,
     pub kb_documents: i32,
+    /// Why runs are refused with 402 (the grace rule is `plan_of_tenant`'s), or `None`.
+    pub payment_required: Option<String>,
 }
 
 /// The statement that answers a tenant's plan as the JSON [`from_cache`] reads (parameter:

@@ -16,6 +16,8 @@ pub enum LlmError {
     Truncated,
     /// Reading the body failed after the answer had started arriving.
     Network(String),
+    /// Nothing arrived for the provider's `idle_timeout` (in ms) in the middle of an answer.
+    Stalled { idle_ms: u64 },
     /// A frame we cannot understand (not JSON, or an oversized line).
     Protocol(String),
     /// Every provider failed over; `(provider name, error)` in the order tried.
@@ -32,6 +34,7 @@ impl LlmError {
             LlmError::MidStream { .. } => "llm_stream_error",
             LlmError::Truncated => "llm_truncated",
             LlmError::Network(_) => "llm_network",
+            LlmError::Stalled { .. } => "llm_stalled",
             LlmError::Protocol(_) => "llm_protocol",
             LlmError::AllProvidersFailed { .. } => "llm_unavailable",
         }
@@ -44,6 +47,7 @@ impl LlmError {
             LlmError::Connect(_)
             | LlmError::Timeout
             | LlmError::Network(_)
+            | LlmError::Stalled { .. }
             | LlmError::Truncated => true,
             LlmError::Http { status, .. } => *status == 429 || *status >= 500,
             LlmError::MidStream { .. }
@@ -62,6 +66,7 @@ impl fmt::Display for LlmError {
             LlmError::MidStream { message } => write!(f, "provider error mid-stream: {message}"),
             LlmError::Truncated => f.write_str("stream ended without [DONE] or finish_reason"),
             LlmError::Network(e) => write!(f, "reading the stream failed: {e}"),
+            LlmError::Stalled { idle_ms } => write!(f, "the provider sent nothing for {idle_ms} ms in the middle of its answer"),
             LlmError::Protocol(e) => write!(f, "unreadable stream: {e}"),
             LlmError::AllProvidersFailed { attempts } => {
                 f.write_str("all providers failed")?;

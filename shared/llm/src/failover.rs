@@ -66,7 +66,7 @@ impl std::fmt::Debug for ChatStream {
 
 async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStream, LlmError> {
     let attempt = async {
-        let mut events = EventReader::new(send(provider, request).await?, provider.dialect);
+        let mut events = EventReader::new(send(provider, request).await?, provider.dialect, provider.idle_timeout);
         match events.next().await {
             Some(Ok(first)) => Ok(ChatStream {
                 provider: provider.name.clone(),
@@ -198,6 +198,8 @@ impl DialectStream {
 /// Bytes → SSE events → dialect events, one at a time.
 struct EventReader {
     body: Option<ByteStream>,
+    /// The longest wait for the next chunk.
+    idle: std::time::Duration,
     sse: SseDecoder,
     dialect: DialectStream,
     ready: VecDeque<Result<StreamEvent, LlmError>>,
@@ -205,9 +207,10 @@ struct EventReader {
 }
 
 impl EventReader {
-    fn new(body: ByteStream, dialect: Dialect) -> Self {
+    fn new(body: ByteStream, dialect: Dialect, idle: std::time::Duration) -> Self {
         EventReader {
             body: Some(body),
+            idle,
             sse: SseDecoder::new(),
             dialect: DialectStream::new(dialect),
             ready: VecDeque::new(),
@@ -224,7 +227,12 @@ impl EventReader {
                 return None;
             }
             let body = self.body.as_mut()?;
-            match body.next().await {
+            let Some(chunk) = sba_sleep::within(self.idle, body.next()).await else {
+                // Dropping the body aborts the upstream request.
+                self.end(Err(LlmError::Stalled { idle_ms: self.idle.as_millis() as u64 }));
+                continue;
+            };
+            match chunk {
                 Some(Ok(bytes)) => {
                     if let Err(e) = self.sse.feed(&bytes) {
                         self.end(Err(e));

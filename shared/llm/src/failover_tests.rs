@@ -723,3 +723,28 @@ async fn anthropic_bad_request_does_not_fail_over() {
     assert!(matches!(err, LlmError::Http { status: 400, .. }), "{err:?}");
     assert!(seen_good.lock().unwrap().requests.is_empty());
 }
+
+#[tokio::test]
+async fn a_provider_that_stalls_mid_answer_ends_the_stream_as_stalled_and_is_hung_up_on() {
+    // The first token, then silence with the connection open.
+    let pieces = vec![frame(r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#)];
+    let (url, seen) = serve(vec![Reply::SseThenWait(pieces)]).await;
+    let stalling = Provider { idle_timeout: Duration::from_millis(150), ..provider("p", &url) };
+    let mut stream = open_stream(&[stalling], &request()).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        collect(&mut stream).await,
+        vec![Ok(StreamEvent::TextDelta("Hi".into())), Err(LlmError::Stalled { idle_ms: 150 })]
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "ended by the idle timeout, not by the server");
+    assert_eq!(LlmError::Stalled { idle_ms: 150 }.code(), "llm_stalled");
+    // The stream dropped its body: the upstream request is aborted.
+    drop(stream);
+    for _ in 0..50 {
+        if seen.lock().unwrap().client_closed {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the stalled provider's connection was not closed");
+}

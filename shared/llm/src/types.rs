@@ -72,6 +72,9 @@ pub struct Provider {
     pub connect_timeout: Duration,
     /// From sending the request to the first event (headers included).
     pub first_token_timeout: Duration,
+    /// The longest silence allowed between two chunks once the answer has started: a
+    /// provider that stalls mid-answer ends the stream with [`crate::LlmError::Stalled`].
+    pub idle_timeout: Duration,
     /// The wire protocol; [`Provider::new`] sets [`Dialect::OpenAi`] (see
     /// [`Dialect::from_base_url`] to guess it from the URL).
     pub dialect: Dialect,
@@ -93,6 +96,7 @@ impl Provider {
             model: model.into(),
             connect_timeout: Duration::from_secs(10),
             first_token_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
             dialect: Dialect::OpenAi,
             extra_headers: Vec::new(),
         }
@@ -114,6 +118,7 @@ impl fmt::Debug for Provider {
             .field("model", &self.model)
             .field("connect_timeout", &self.connect_timeout)
             .field("first_token_timeout", &self.first_token_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .field("dialect", &self.dialect)
             .field("extra_headers", &self.extra_headers)
             .finish()

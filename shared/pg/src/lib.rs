@@ -170,11 +170,13 @@ fn connect_error(e: tokio_postgres::Error) -> PgError {
     }
 }
 
-/// A readiness check: one round trip, reporting the server version.
+/// A readiness check: one round trip, reporting the server version. Unprepared, like every
+/// statement here: through a transaction-mode pooler a named statement prepared outside a
+/// transaction is gone (or on another server connection) by the time it runs.
 pub async fn probe(env: &Env, binding: &str) -> Result<String, PgError> {
     with_client(env, binding, Duration::from_secs(3), |client| async move {
-        let row = client.query_one("select current_setting('server_version')", &[]).await?;
-        Ok(row.get::<_, String>(0))
+        let row = client.query_typed_one("select current_setting('server_version')", &[]).await?;
+        Ok(row.try_get::<_, String>(0)?)
     })
     .await
 }

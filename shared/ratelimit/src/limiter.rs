@@ -241,12 +241,6 @@ impl Limiter {
         }
         let answers = self.local.decide(local_keys, rate.unsigned_abs(), now_ms);
         let all_ok = answers.iter().all(|a| a.fits);
-        if !all_ok && error.is_timeout() {
-            // The call timed out, so Redis may still have run it and taken the units: count
-            // them as taken (a refused request then costs a unit it may not have used, which
-            // errs on the side of the limit). Admitted locally, they were taken above.
-            self.local.record(local_keys, rate, now_ms);
-        }
         let results: Vec<LimitResult> = answers
             .iter()
             .map(|a| LimitResult {
