@@ -13,6 +13,7 @@ import addFormats from "ajv-formats";
 import { startBundle, ROOT, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
+import { split, render, outputPath, MOUNTS as SPLIT_MOUNTS } from "../../tools/openapi-split/split.mjs";
 
 const SPEC = JSON.parse(readFileSync(path.join(ROOT, "openapi/openapi.json"), "utf8"));
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -193,6 +194,7 @@ describe("the document", () => {
     for (const mount of ["/agent", "/ratelimited-agent"]) expected.push(`${mount}/healthz`, `${mount}/readyz`, `${mount}/run`, `${mount}/runs/{runId}/events`);
     expected.push("/kb/healthz", "/kb/readyz", "/kb/documents", "/kb/documents:batch", "/kb/documents/{id}", "/kb/search");
     expected.push("/webhooks/healthz", "/webhooks/readyz", "/webhooks/stripe", "/webhooks/basehub");
+    for (const mount of MOUNTS) expected.push(`${mount}/openapi.json`);
     assert.deepEqual(Object.keys(SPEC.paths).sort(), expected.sort());
     const refs = [];
     (function walk(node, at) {
@@ -257,6 +259,15 @@ describe("health, readiness and routing", () => {
       const missing = await send(`${mount}/no/such/route`, { headers: { "x-request-id": "bad id with spaces" } });
       assert.equal(missing.status, 404);
       await conformShared(missing, "NotFound", `GET ${mount}/no/such/route`);
+    });
+
+    test(`${mount}: the function serves its own contract at ${mount}/openapi.json`, async () => {
+      const name = Object.keys(SPLIT_MOUNTS).find((n) => SPLIT_MOUNTS[n] === mount);
+      const own = await conform(await send(`${mount}/openapi.json`), "GET", `${mount}/openapi.json`);
+      assert.deepEqual(own, split(SPEC, name, mount), "what it serves is the cut of the whole document");
+      assert.ok(Object.keys(own.paths).length >= 3 && Object.keys(own.paths).every((p) => p.startsWith(mount)), "its own operations only");
+      // The committed cut (what the Wasm embeds) is the current one.
+      assert.equal(readFileSync(outputPath(name), "utf8"), render(split(SPEC, name, mount)), `openapi/functions/${name}.json is stale: node tools/openapi-split/split.mjs`);
     });
   }
 
@@ -531,7 +542,7 @@ test("every documented operation was exercised with a success and an error statu
     for (const method of METHODS.filter((m) => item[m])) {
       const statuses = [...seen].filter((s) => s.startsWith(`${method.toUpperCase()} ${template} `)).map((s) => Number(s.split(" ").at(-1)));
       assert.ok(statuses.some((s) => s < 400), `${method.toUpperCase()} ${template}: a success was checked`);
-      const public_ = template === "/openapi.json" || template.endsWith("/healthz") || template.endsWith("/readyz");
+      const public_ = template.endsWith("/openapi.json") || template.endsWith("/healthz") || template.endsWith("/readyz");
       if (!public_) assert.ok(statuses.some((s) => s >= 400), `${method.toUpperCase()} ${template}: an error was checked`);
     }
   }

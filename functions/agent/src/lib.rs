@@ -6,10 +6,13 @@
 //! charged to the tenant's period.
 
 use sba_agent::{admit_run, handle_resume, handle_run, read_input, refuse_if_blocked};
-use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
+use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("agent", mounts: &["/agent"]);
+
+/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
+const OPENAPI: &str = include_str!("../../../openapi/functions/agent.json");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -26,6 +29,10 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["openapi.json"] => {
+            call.route("/openapi.json", &[Method::Get])?;
+            json_text(OPENAPI)
         }
         ["run"] => {
             call.route("/run", &[Method::Post])?;

@@ -7,10 +7,13 @@ mod handlers;
 mod reingest;
 mod tenant_tx;
 
-use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
+use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 
 const SERVICE: Service = service!("kb-ingest", mounts: &["/kb"]);
+
+/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
+const OPENAPI: &str = include_str!("../../../openapi/functions/kb-ingest.json");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -32,6 +35,10 @@ async fn route(call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["openapi.json"] => {
+            call.route("/openapi.json", &[Method::Get])?;
+            json_text(OPENAPI)
         }
         ["documents"] => {
             call.route("/documents", &[Method::Post])?;

@@ -6,10 +6,13 @@
 //! The Worker is only wiring: `sba-agent`'s admission in front of its run.
 
 use sba_agent::{admit_run, handle_resume, handle_run, read_input, refuse_if_blocked};
-use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
+use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("ratelimited-agent", mounts: &["/ratelimited-agent", "/agent/limited"]);
+
+/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
+const OPENAPI: &str = include_str!("../../../openapi/functions/ratelimited-agent.json");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -26,6 +29,10 @@ async fn route(mut call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["openapi.json"] => {
+            call.route("/openapi.json", &[Method::Get])?;
+            json_text(OPENAPI)
         }
         ["run"] => {
             call.route("/run", &[Method::Post])?;

@@ -6,13 +6,16 @@
 mod basehub;
 mod stripe;
 
-use sba_http::{health, readiness, serve, service, ApiError, Call, Service};
+use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
 use worker::{event, Context, Env, Method, Request, Response};
 
 const SERVICE: Service = service!("webhooks", mounts: &["/webhooks"]);
 
 /// Stripe's and BaseHub's events are small; anything near this is not theirs.
 pub(crate) const BODY_LIMIT: usize = 512 * 1024;
+
+/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
+const OPENAPI: &str = include_str!("../../../openapi/functions/webhooks.json");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -28,6 +31,10 @@ async fn route(call: Call) -> Result<Response, ApiError> {
         ["readyz"] => {
             call.route("/readyz", &[Method::Get])?;
             readiness(&SERVICE, sba_config::probes(&call.env)).await
+        }
+        ["openapi.json"] => {
+            call.route("/openapi.json", &[Method::Get])?;
+            json_text(OPENAPI)
         }
         ["stripe"] => {
             call.route("/stripe", &[Method::Post])?;

@@ -20,7 +20,7 @@ mod settings;
 pub use body::read_limited;
 pub use call::{Call, RequestContext, StreamEnd};
 pub use health::{health, readiness, Probe};
-pub use reply::{json, with_headers};
+pub use reply::{json, json_text, with_headers};
 pub use sba_errors::ApiError;
 pub use sba_observe::LlmUsage;
 pub use serve::serve;
