@@ -309,7 +309,7 @@ const results = { llmDelayMs: LLM_DELAY_MS, healthz: {}, runs: [], streams: null
 try {
   // Runs outlive their client for RUN_DETACHED_LIMIT_MS, then end as run_abandoned and drop the
   // model's stream: 2 s here, so the cleanup below sees every upstream request go away.
-  bundle = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench", RUN_DETACHED_LIMIT_MS: "2000" } } } });
+  bundle = await startBundle({ overrides: { agent: { bindings: { LLM_BASE_URLS: llm.url, LLM_MODEL: "bench", RUN_DETACHED_LIMIT_MS: "2000", LLM_IDLE_TIMEOUT_MS: "3600000", RUN_DEADLINE_MS: "3600000" } } } });
   const wpid = workerdPid();
 
   console.log(`agent bench — Wasm in workerd (Miniflare), LLM double on loopback (${LLM_DELAY_MS} ms before the first chunk), ` +

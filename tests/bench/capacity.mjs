@@ -248,7 +248,8 @@ try {
       direct: true,
       overrides: {
         // A client that leaves (the warm-up's) ends its run 2 s later instead of 25 s.
-        agent: { bindings: { LLM_BASE_URLS: readies[i].llmUrl, LLM_MODEL: "cap-stall", RUN_DETACHED_LIMIT_MS: "2000" } },
+        // The model is silent on purpose: no idle timeout or deadline may end the streams held.
+        agent: { bindings: { LLM_BASE_URLS: readies[i].llmUrl, LLM_MODEL: "cap-stall", RUN_DETACHED_LIMIT_MS: "2000", LLM_IDLE_TIMEOUT_MS: "3600000", RUN_DEADLINE_MS: "3600000" } },
       },
     });
     const pid = workerdPids().find((p) => !before.has(p)) ?? null;

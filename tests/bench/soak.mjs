@@ -56,6 +56,7 @@ import { Agent, fetch as ufetch } from "undici";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
 import { poolerConsole } from "../support/pooler.mjs";
 import { tenantToken } from "../support/jwt.mjs";
+import { generousPlan } from "./plans.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { writeResults } from "./results.mjs";
 
@@ -243,6 +244,9 @@ const expectStatus = (...ok) => (status, text) => (ok.includes(status) ? null : 
 const runTenants = Array.from({ length: 20 }, (_, i) => `soak-${soakId}-run${i}`);
 const limitedTenants = Array.from({ length: 10 }, (_, i) => `soak-${soakId}-lim${i}`);
 const kbTenants = Array.from({ length: 5 }, (_, i) => `soak-${soakId}-kb${i}`);
+// Five minutes of ingest pass the free plan's 100 documents: these tenants get a plan no
+// bench reaches (the limited-run tenants keep the free plan).
+await generousPlan([...kbTenants, ...runTenants]);
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 const WORDS = "refund invoice shipping warranty account password billing delivery return policy order support".split(" ");
 const words = (n) => Array.from({ length: n }, () => pick(WORDS)).join(" ");
