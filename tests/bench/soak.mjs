@@ -246,7 +246,7 @@ const limitedTenants = Array.from({ length: 10 }, (_, i) => `soak-${soakId}-lim$
 const kbTenants = Array.from({ length: 5 }, (_, i) => `soak-${soakId}-kb${i}`);
 // Five minutes of ingest pass the free plan's 100 documents: these tenants get a plan no
 // bench reaches (the limited-run tenants keep the free plan).
-await generousPlan([...kbTenants, ...runTenants]);
+await generousPlan([...kbTenants, ...runTenants, E2E_WEBHOOK_SECRETS.BASEHUB_TENANT_ID]);
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 const WORDS = "refund invoice shipping warranty account password billing delivery return policy order support".split(" ");
 const words = (n) => Array.from({ length: n }, () => pick(WORDS)).join(" ");

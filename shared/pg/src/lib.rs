@@ -70,8 +70,14 @@ where
         .connection_string()
         .parse()
         .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
+    // Waiting for one of the isolate's sessions is load, not an outage: the deadline starts
+    // once the session is ours (a burst of thousands queues here instead of failing), and the
+    // wait has its own, longer bound.
+    let Some(slot) = sba_sleep::within(SLOT_WAIT, Slot::taken()).await else {
+        return Err(PgError::Timeout.into());
+    };
     let session = async {
-        let _slot = Slot::taken().await;
+        let _slot = slot;
         let socket = Socket::builder()
             .secure_transport(SecureTransport::StartTls)
             .connect(hyperdrive.host(), hyperdrive.port())
@@ -99,6 +105,9 @@ where
 /// (Postgres forks a process per connection; Hyperdrive pools a few), so connections stay
 /// bounded however many requests an isolate serves.
 pub const MAX_OPEN_SESSIONS: u32 = 32;
+
+/// The longest a request waits for one of those sessions before it is answered 503.
+pub const SLOT_WAIT: Duration = Duration::from_secs(30);
 
 thread_local!(static OPEN_SESSIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
 
