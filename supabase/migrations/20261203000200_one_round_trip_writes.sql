@@ -289,19 +289,60 @@ revoke all on function public.kb_ingest_one(jsonb) from public, anon;
 grant execute on function public.kb_ingest(jsonb, boolean, text, text, text) to authenticated, service_role;
 grant execute on function public.kb_ingest_one(jsonb) to authenticated, service_role;
 
--- A finished run's LLM tokens added to the tenant's current period (started when missing, a
--- calendar month until Stripe starts one): one statement, after the response.
+-- The tenant's current usage period, started when missing (a calendar month until Stripe
+-- starts one). One definition for every function that counts usage.
+create or replace function public.start_usage_period(p_tenant text)
+returns void
+language sql
+set search_path = public, pg_temp
+as $$
+  insert into usage_periods (tenant_id, period_start, period_end, invoice_id)
+  select p_tenant, date_trunc('month', now()), date_trunc('month', now()) + interval '1 month',
+         'calendar:' || p_tenant || ':' || to_char(now(), 'YYYY-MM')
+  where not exists (select 1 from usage_periods where tenant_id = p_tenant and period_start <= now() and now() < period_end)
+  on conflict do nothing
+$$;
+revoke all on function public.start_usage_period(text) from public, anon, authenticated;
+grant execute on function public.start_usage_period(text) to service_role;
+
+-- charge_agent_run (20261203000100) as before, its period start now the shared one.
+create or replace function public.charge_agent_run(p_tenant text, p_runs_limit bigint, p_tokens_limit bigint)
+returns table (refused_quota text, quota_limit bigint, period_end_epoch bigint)
+language plpgsql
+set search_path = public, pg_temp
+as $$
+declare
+  v_start timestamptz;
+  v_end timestamptz;
+  v_runs integer;
+  v_tokens bigint;
+begin
+  perform public.start_usage_period(p_tenant);
+  select period_start, period_end, agent_runs, llm_tokens into v_start, v_end, v_runs, v_tokens
+    from usage_periods
+   where tenant_id = p_tenant and period_start <= now() and now() < period_end
+   order by period_start desc limit 1
+   for update;
+  if v_runs >= p_runs_limit then
+    return query select 'agentRuns'::text, p_runs_limit, extract(epoch from v_end)::bigint;
+  elsif v_tokens >= p_tokens_limit then
+    return query select 'llmTokens'::text, p_tokens_limit, extract(epoch from v_end)::bigint;
+  else
+    update usage_periods set agent_runs = agent_runs + 1 where tenant_id = p_tenant and period_start = v_start;
+    return query select null::text, null::bigint, extract(epoch from v_end)::bigint;
+  end if;
+end
+$$;
+
+-- A finished run's LLM tokens added to the tenant's current period: one statement, after the
+-- response.
 create or replace function public.record_llm_tokens(p_tenant text, p_tokens bigint)
 returns void
 language plpgsql
 set search_path = public, pg_temp
 as $$
 begin
-  insert into usage_periods (tenant_id, period_start, period_end, invoice_id)
-  select p_tenant, date_trunc('month', now()), date_trunc('month', now()) + interval '1 month',
-         'calendar:' || p_tenant || ':' || to_char(now(), 'YYYY-MM')
-  where not exists (select 1 from usage_periods where tenant_id = p_tenant and period_start <= now() and now() < period_end)
-  on conflict do nothing;
+  perform public.start_usage_period(p_tenant);
   update usage_periods set llm_tokens = llm_tokens + p_tokens
    where tenant_id = p_tenant and period_start <= now() and now() < period_end;
 end
