@@ -13,7 +13,8 @@ use sba_rls::Actor;
 use sba_redis::Cmd;
 use serde_json::json;
 use std::time::Duration;
-use worker::{console_log, Cache, Fetch, Method, Request, RequestInit, Response};
+use sba_outbound::http::Outgoing;
+use worker::{console_log, Cache, Response};
 
 const SVIX_TOLERANCE_SECS: i64 = 300;
 const DB_TIMEOUT: Duration = Duration::from_secs(8);
@@ -134,24 +135,16 @@ fn revalidate_later(call: &Call, tenant: &str, block_ids: &[String]) {
         warn(call, "revalidate URL refused", &refused.message);
         return;
     }
-    let Ok(parsed) = url.parse::<worker::Url>() else { return };
     let body = json!({ "tenant": tenant, "blockIds": block_ids }).to_string();
     let request_id = call.ctx.request_id.as_str().to_owned();
-    let trace_headers = call.ctx.trace_headers();
+    let request = Outgoing::post(url, body.into_bytes())
+        .header("content-type", "application/json")
+        .header("x-request-id", request_id.clone())
+        .headers(&call.ctx.trace_headers());
     call.ctx.wait_until(async move {
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let headers = worker::Headers::new();
-        let _ = headers.set("content-type", "application/json");
-        let _ = headers.set("x-request-id", &request_id);
-        for (name, value) in &trace_headers {
-            let _ = headers.set(name, value);
-        }
-        init.with_headers(headers);
-        if let Ok(request) = Request::new_with_init(parsed.as_str(), &init) {
-            if let Err(e) = Fetch::Request(request).send().await {
-                console_log!("{}", json!({"level": "warn", "msg": "revalidate call failed", "error": e.to_string(), "requestId": request_id}));
-            }
+        // Never followed: a redirect is logged by the outbound layer and counts as a failure.
+        if let Err(e) = sba_outbound::http::send(request).await {
+            console_log!("{}", json!({"level": "warn", "msg": "revalidate call failed", "error": e.to_string(), "requestId": request_id}));
         }
     });
 }

@@ -11,7 +11,7 @@ mod limit;
 pub use limit::{rate_limit, LimitSettings};
 
 use sba_http::{read_limited, ApiError, Call};
-use sba_tenant::{AuthConfig, ReqwestJwks, TenantContext};
+use sba_tenant::{AuthConfig, HttpJwks, TenantContext};
 use serde::de::DeserializeOwned;
 use validator::Validate;
 
@@ -50,7 +50,7 @@ pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {
     let authorization = header(call, "authorization");
     let asserted = header(call, "x-tenant-id");
     let now_secs = (js_sys::Date::now() / 1000.0) as u64;
-    let tenant = sba_tenant::authenticate(&config, &ReqwestJwks::default().with_headers(call.ctx.trace_headers()), authorization.as_deref(), asserted.as_deref(), now_secs).await?;
+    let tenant = sba_tenant::authenticate(&config, &HttpJwks::default().with_headers(call.ctx.trace_headers()), authorization.as_deref(), asserted.as_deref(), now_secs).await?;
     call.ctx.set_tenant(&tenant.tenant_id);
     Ok(tenant)
 }

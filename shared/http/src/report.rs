@@ -12,7 +12,8 @@ use sba_observe::{parse_otlp_headers, LogLine, RequestPoint};
 use std::fmt;
 use std::sync::OnceLock;
 use wasm_bindgen::JsValue;
-use worker::{console_log, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use sba_outbound::http::Outgoing;
+use worker::{console_log, Env};
 
 /// Where a streamed response stands, as far as its data point is concerned.
 #[derive(Debug)]
@@ -154,21 +155,11 @@ impl Exporter {
     }
 
     async fn post(self, body: String) -> Result<(), String> {
-        let headers = Headers::new();
-        headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
-        for (name, value) in &self.headers {
-            headers.set(name, value).map_err(|_| format!("OTEL_EXPORTER_OTLP_HEADERS: invalid header {name}"))?;
-        }
-        let mut init = RequestInit::new();
-        // Never follow a redirect: it would carry the collector's credentials to a host the
-        // allowlist never saw.
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(JsValue::from_str(&body)))
-            .with_redirect(RequestRedirect::Manual);
-        let request = Request::new_with_init(&self.url, &init).map_err(|e| e.to_string())?;
-        let response = Fetch::Request(request).send().await.map_err(|e| format!("collector unreachable: {e}"))?;
-        match response.status_code() {
+        // Like every outbound call, a redirect is refused: it would carry the collector's
+        // credentials to a host the allowlist never saw.
+        let request = Outgoing::post(self.url, body.into_bytes()).header("content-type", "application/json").headers(&self.headers);
+        let reply = sba_outbound::http::send(request).await.map_err(|e| format!("collector unreachable: {e}"))?;
+        match reply.status {
             200..=299 => Ok(()),
             status => Err(format!("collector answered {status}")),
         }

@@ -8,14 +8,10 @@ use sba_sleep::sleep;
 use crate::sse::SseDecoder;
 use crate::types::{ChatRequest, Dialect, Provider, StreamEvent};
 use futures_util::future::{select, Either};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use std::collections::VecDeque;
-use std::pin::Pin;
 
-#[cfg(not(target_arch = "wasm32"))]
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
-#[cfg(target_arch = "wasm32")]
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>>>>;
+use sba_outbound::http::{self, BodyStream, Outgoing};
 
 /// Opens a streamed answer, failing over to the next provider on a connect error, a 5xx or
 /// 429 (Anthropic's 529 "overloaded" included), a timeout or a broken/empty body — all before the first event, which is awaited here
@@ -89,7 +85,7 @@ async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStre
     }
 }
 
-async fn send(provider: &Provider, request: &ChatRequest) -> Result<ByteStream, LlmError> {
+async fn send(provider: &Provider, request: &ChatRequest) -> Result<BodyStream, LlmError> {
     let (url, body) = match provider.dialect {
         Dialect::OpenAi => (
             openai::chat_completions_url(&provider.base_url),
@@ -102,68 +98,40 @@ async fn send(provider: &Provider, request: &ChatRequest) -> Result<ByteStream, 
     };
     let body =
         serde_json::to_vec(&body).map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
-    let mut builder = client(provider)?
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "text/event-stream")
-        .body(body);
-    for (name, value) in &provider.extra_headers {
-        builder = builder.header(name, value);
-    }
+    let mut outgoing = Outgoing::post(url, body)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .headers(&provider.extra_headers)
+        // Natively only: fetch has no connect timeout; the first-token timeout bounds the
+        // whole opening.
+        .connect_timeout(provider.connect_timeout);
     match provider.dialect {
         Dialect::OpenAi => {
             if let Some(key) = &provider.api_key {
-                builder = builder.bearer_auth(key);
+                outgoing = outgoing.header("authorization", format!("Bearer {key}"));
             }
         }
         Dialect::Anthropic => {
-            builder = builder.header("anthropic-version", anthropic::ANTHROPIC_VERSION);
+            outgoing = outgoing.header("anthropic-version", anthropic::ANTHROPIC_VERSION);
             if let Some(key) = &provider.api_key {
-                builder = builder.header("x-api-key", key);
+                outgoing = outgoing.header("x-api-key", key);
             }
         }
     }
     // Every failure before an answer is "could not reach": fetch in workerd does not say more.
-    let response = builder
-        .send()
+    // A redirect is one of them: it is never followed, and the next provider is tried.
+    let reply = http::send(outgoing)
         .await
-        .map_err(|e| LlmError::Connect(excerpt(&describe(e), provider.api_key.as_deref(), 200)))?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        let text = response.text().await.unwrap_or_default();
+        .map_err(|e| LlmError::Connect(excerpt(&e.to_string(), provider.api_key.as_deref(), 200)))?;
+    let status = reply.status;
+    if !reply.is_success() {
+        let text = reply.bytes().await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         return Err(LlmError::Http {
             status,
             body: excerpt(&text, provider.api_key.as_deref(), 200),
         });
     }
-    Ok(Box::pin(response.bytes_stream()))
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn client(provider: &Provider) -> Result<reqwest::Client, LlmError> {
-    reqwest::Client::builder()
-        .connect_timeout(provider.connect_timeout)
-        .build()
-        .map_err(|e| LlmError::Connect(e.to_string()))
-}
-
-/// fetch has no connect timeout; the first-token timeout bounds the whole opening.
-#[cfg(target_arch = "wasm32")]
-fn client(_: &Provider) -> Result<reqwest::Client, LlmError> {
-    Ok(reqwest::Client::new())
-}
-
-/// The error and its causes, without the URL (in odd setups a URL carries credentials).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    Ok(reply.into_stream())
 }
 
 /// One dialect's per-stream state.
@@ -197,7 +165,7 @@ impl DialectStream {
 
 /// Bytes → SSE events → dialect events, one at a time.
 struct EventReader {
-    body: Option<ByteStream>,
+    body: Option<BodyStream>,
     /// The longest wait for the next chunk.
     idle: std::time::Duration,
     sse: SseDecoder,
@@ -207,7 +175,7 @@ struct EventReader {
 }
 
 impl EventReader {
-    fn new(body: ByteStream, dialect: Dialect, idle: std::time::Duration) -> Self {
+    fn new(body: BodyStream, dialect: Dialect, idle: std::time::Duration) -> Self {
         EventReader {
             body: Some(body),
             idle,
@@ -240,7 +208,7 @@ impl EventReader {
                     }
                     self.drain_sse();
                 }
-                Some(Err(e)) => self.end(Err(LlmError::Network(describe(e)))),
+                Some(Err(e)) => self.end(Err(LlmError::Network(e.to_string()))),
                 None => {
                     self.sse.finish();
                     self.drain_sse();

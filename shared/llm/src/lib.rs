@@ -1,7 +1,7 @@
 //! Provider-neutral streaming chat for the agent: one [`ChatRequest`] in, a stream of
 //! [`StreamEvent`]s (text deltas, tool-call fragments, one finish) out, with failover across an
-//! ordered list of [`Provider`]s. Built on `reqwest`, so the same code runs in workerd (the
-//! runtime's fetch) and natively in tests.
+//! ordered list of [`Provider`]s. Requests go through `sba_outbound::http`, so the same code runs in
+//! workerd (the runtime's fetch) and natively in tests, and never follows a redirect.
 //!
 //! What it does: speaks two streaming dialects, chosen per provider by [`Dialect`]: the
 //! OpenAI-compatible chat completions (`data: {chunk}` frames ending in `data: [DONE]`) and

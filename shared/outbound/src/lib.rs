@@ -6,7 +6,9 @@
 //! (`*.example.com` matches subdomains). An empty list allows nothing. Plain `http` is only
 //! allowed to loopback hosts (local development); everything else must be `https`.
 //!
-//! Not for: making requests (the clients do that).
+//! [`http::send`] is how the clients call those hosts: once, never following a redirect.
+
+pub mod http;
 
 use std::fmt;
 use url::{Host, Url};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use sba_outbound::http::{self, HttpError, Outgoing};
 use sba_sleep::{sleep, within};
 use crate::{Cmd, RedisError, RedisValue, Script};
 
@@ -25,7 +26,6 @@ pub struct RedisRest {
     retries: u32,
     /// Sent on every request, e.g. the W3C `traceparent` of the request being served.
     headers: Vec<(String, String)>,
-    http: reqwest::Client,
     shared: Arc<Shared>,
 }
 
@@ -65,7 +65,6 @@ impl RedisRest {
             timeout: Self::DEFAULT_TIMEOUT,
             retries: Self::DEFAULT_RETRIES,
             headers: Vec::new(),
-            http: reqwest::Client::new(),
             shared: Arc::default(),
         }
     }
@@ -275,26 +274,21 @@ impl RedisRest {
 
     async fn attempt(&self, url: &str, body: Vec<u8>) -> Result<(u16, Json), Failure> {
         self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
-        let mut request = self
-            .http
-            .post(url)
-            .bearer_auth(&self.token)
+        let mut request = Outgoing::post(url, body)
+            .header("authorization", format!("Bearer {}", self.token))
             .header(ENCODING, "base64")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
+            .header("content-type", "application/json");
         if let Some(token) = self.sync_token() {
             request = request.header(SYNC_TOKEN, token);
         }
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
+        let request = request.headers(&self.headers);
         let exchange = async {
-            let response = request.send().await.map_err(|e| failure(e, false))?;
-            if let Some(token) = response.headers().get(SYNC_TOKEN).and_then(|v| v.to_str().ok()) {
+            let reply = http::send(request).await.map_err(failure)?;
+            if let Some(token) = reply.header(SYNC_TOKEN) {
                 *lock(&self.shared.sync_token) = Some(token.to_owned());
             }
-            let status = response.status().as_u16();
-            let bytes = response.bytes().await.map_err(|e| failure(e, true))?;
+            let status = reply.status;
+            let bytes = reply.bytes().await.map_err(failure)?;
             Ok::<_, Failure>((status, bytes))
         };
         let (status, bytes) = within(self.timeout, exchange)
@@ -331,24 +325,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `after_send`: the error came while reading the answer, so the request was sent.
-fn failure(e: reqwest::Error, after_send: bool) -> Failure {
-    if e.is_timeout() {
-        return Failure { error: RedisError::Timeout, maybe_sent: true };
-    }
-    Failure { error: RedisError::Network(e.to_string()), maybe_sent: after_send || !is_connect(&e) }
-}
-
-/// Natively a failed connect means nothing was sent.
-#[cfg(not(target_arch = "wasm32"))]
-fn is_connect(e: &reqwest::Error) -> bool {
-    e.is_connect()
-}
-
-/// fetch in workerd does not say how far a failed request got.
-#[cfg(target_arch = "wasm32")]
-fn is_connect(_: &reqwest::Error) -> bool {
-    false
+fn failure(e: HttpError) -> Failure {
+    Failure { maybe_sent: e.maybe_sent(), error: RedisError::Network(e.to_string()) }
 }
 
 fn error_of(answer: &Json) -> Option<String> {

@@ -39,12 +39,3 @@ impl RedisError {
     }
 }
 
-impl From<reqwest::Error> for RedisError {
-    fn from(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
-            Self::Timeout
-        } else {
-            Self::Network(e.to_string())
-        }
-    }
-}

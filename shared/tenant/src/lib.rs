@@ -28,14 +28,14 @@ mod claims;
 mod config;
 mod header;
 mod jwks;
-mod reqwest_source;
+mod http_source;
 mod tenant;
 mod signature;
 mod verify;
 
 pub use config::{AuthConfig, TenantClaim};
 pub use jwks::{JwksError, JwksSource};
-pub use reqwest_source::ReqwestJwks;
+pub use http_source::HttpJwks;
 
 use sba_errors::ApiError;
 use serde_json::Value;

@@ -1,22 +1,23 @@
-//! The real [`JwksSource`]: an HTTP GET with `reqwest` (fetch in workerd, hyper natively).
+//! The real [`JwksSource`]: an HTTP GET through `sba_outbound::http` (fetch in workerd, hyper
+//! natively; a redirect is an error, never followed).
 
 use crate::jwks::{JwksError, JwksSource};
 use serde_json::Value;
+use sba_outbound::http::{self, Outgoing};
 use std::time::Duration;
 
 /// Fetches JWKS documents over HTTP with a short timeout.
 #[derive(Debug, Clone)]
-pub struct ReqwestJwks {
-    http: reqwest::Client,
+pub struct HttpJwks {
     timeout: Duration,
     headers: Vec<(String, String)>,
 }
 
-impl ReqwestJwks {
+impl HttpJwks {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
     pub fn new() -> Self {
-        Self { http: reqwest::Client::new(), timeout: Self::DEFAULT_TIMEOUT, headers: Vec::new() }
+        Self { timeout: Self::DEFAULT_TIMEOUT, headers: Vec::new() }
     }
 
     /// Extra headers for the key fetch (the served request's trace context).
@@ -31,25 +32,22 @@ impl ReqwestJwks {
     }
 }
 
-impl Default for ReqwestJwks {
+impl Default for HttpJwks {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl JwksSource for ReqwestJwks {
+impl JwksSource for HttpJwks {
     async fn fetch(&self, url: &str) -> Result<Value, JwksError> {
-        let mut request = self.http.get(url).header("Accept", "application/json");
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
+        let request = Outgoing::get(url).header("accept", "application/json").headers(&self.headers);
         let exchange = async {
-            let response = request.send().await.map_err(|e| JwksError(format!("request failed: {e}")))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(JwksError(format!("status {}", status.as_u16())));
+            let reply = http::send(request).await.map_err(|e| JwksError(e.to_string()))?;
+            if !reply.is_success() {
+                return Err(JwksError(format!("status {}", reply.status)));
             }
-            response.json().await.map_err(|e| JwksError(format!("invalid JSON: {e}")))
+            let body = reply.bytes().await.map_err(|e| JwksError(e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| JwksError(format!("invalid JSON: {e}")))
         };
         sba_sleep::within(self.timeout, exchange).await.unwrap_or_else(|| Err(JwksError("timed out".into())))
     }

@@ -1,10 +1,10 @@
-//! `ReqwestJwks` against a real local HTTP server (std TcpListener on a thread).
+//! `HttpJwks` against a real local HTTP server (std TcpListener on a thread).
 
 mod common;
 
 use common::*;
 use jsonwebtoken::Algorithm;
-use sba_tenant::{authenticate, AuthConfig, JwksSource, ReqwestJwks};
+use sba_tenant::{authenticate, AuthConfig, JwksSource, HttpJwks};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -47,7 +47,7 @@ async fn authenticates_with_keys_from_a_real_http_server() {
     let (base, hits) = serve("200 OK", document.to_string());
     let config =
         AuthConfig { jwks_url: Some(format!("{base}/auth/v1/.well-known/jwks.json")), ..AuthConfig::default() };
-    let source = ReqwestJwks::new();
+    let source = HttpJwks::new();
     let rs = sign(Algorithm::RS256, Some("rsa-1"), &claims(json!({})), &rsa_key(RSA_A));
     let es = sign(Algorithm::ES256, Some("ec-1"), &claims(json!({})), &ec_key());
     for token in [rs, es] {
@@ -60,16 +60,16 @@ async fn authenticates_with_keys_from_a_real_http_server() {
 #[tokio::test]
 async fn http_errors_timeouts_and_refused_connections_are_jwks_errors() {
     let (base, _) = serve("500 Internal Server Error", "{}".into());
-    let err = ReqwestJwks::new().fetch(&base).await.unwrap_err();
+    let err = HttpJwks::new().fetch(&base).await.unwrap_err();
     assert_eq!(err.0, "status 500");
 
     let (base, _) = serve("200 OK", "not json".into());
-    assert!(ReqwestJwks::new().fetch(&base).await.unwrap_err().0.starts_with("invalid JSON"));
+    assert!(HttpJwks::new().fetch(&base).await.unwrap_err().0.starts_with("invalid JSON"));
 
     // Accepts but never answers.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
-    let err = ReqwestJwks::new().with_timeout(Duration::from_millis(200)).fetch(&url).await.unwrap_err();
+    let err = HttpJwks::new().with_timeout(Duration::from_millis(200)).fetch(&url).await.unwrap_err();
     assert_eq!(err.0, "timed out");
 
     // Nobody listens: through authenticate, that is a 503.
@@ -78,6 +78,6 @@ async fn http_errors_timeouts_and_refused_connections_are_jwks_errors() {
     drop(closed);
     let config = AuthConfig { jwks_url: Some(url), ..AuthConfig::default() };
     let token = sign(Algorithm::RS256, Some("rsa-1"), &claims(json!({})), &rsa_key(RSA_A));
-    let err = authenticate(&config, &ReqwestJwks::new(), Some(&bearer(&token)), None, NOW).await.unwrap_err();
+    let err = authenticate(&config, &HttpJwks::new(), Some(&bearer(&token)), None, NOW).await.unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (503, "auth_unavailable"));
 }
