@@ -8,12 +8,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, createHash } from "node:crypto";
 import { E2E_JWT_SECRET } from "../support/bundle.mjs";
+import { sleep, until } from "../support/wait.mjs";
 import { startAgentHarness } from "../support/agent-harness.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { textChunks } from "../support/llm-double.mjs";
 
 const uid = (p) => `${p}-${randomBytes(5).toString("hex")}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const IDLE_MS = 400;
 const DEADLINE_MS = 8000;
 const DETACHED_MS = 600;
@@ -59,15 +59,6 @@ async function usage(tenant) {
   return rows[0];
 }
 
-async function until(what, check, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function audit(tenant, kind) {
   const { rows } = await db.query("select kind, name, status, prompt_tokens, completion_tokens from agent_audit where tenant_id = $1 and kind = $2 order by created_at", [tenant, kind]);

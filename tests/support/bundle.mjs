@@ -73,7 +73,11 @@ const EXTRA = {
     bindings: { RATE_LIMIT_IP_PER_MINUTE: "1000000", RATE_LIMIT_BURST: "1000000" },
   },
   "kb-ingest": {
-    queueConsumers: { [REINGEST_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0.2, maxRetries: 3 } },
+    // As wrangler.toml: retries, then the dead-letter queue, whose batches kb-ingest logs.
+    queueConsumers: {
+      [REINGEST_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0.2, maxRetries: 3, deadLetterQueue: `${REINGEST_QUEUE}-dlq` },
+      [`${REINGEST_QUEUE}-dlq`]: { maxBatchSize: 10, maxBatchTimeout: 0.2 },
+    },
   },
 };
 
@@ -249,6 +253,8 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
     fetch: (p, init) => fetch(new URL(p, url), init),
     /** The origin of one Worker's own socket (`direct` only), e.g. "http://127.0.0.1:41234". */
     directUrl: async (name) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, ""),
+    /** Runs one Worker's cron handler now (`name` as in its wrangler.toml, e.g. "sba-webhooks"). */
+    scheduled: async (name, cron = "* * * * *") => (await mf.getWorker(name)).scheduled({ cron }),
     /** Waits until a log line matching `predicate` arrives (logs are asynchronous). */
     async waitForLog(predicate, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,23 +1,19 @@
 //! `POST /webhooks/basehub`: a content change. Verified (current HMAC scheme, or legacy Svix),
 //! deduplicated (BaseHub sends no timestamp or id, so replays are stopped by the body's hash;
-//! Svix deliveries by `svix-id`), then: cached content dropped, an invalidation published, a
-//! KB re-ingest job queued, and the app's revalidate URL called after the response.
+//! Svix deliveries by `svix-id`) and recorded with what it owes in one transaction (the
+//! outbox, see `outbox`): cached content dropped, an invalidation published, a KB re-ingest
+//! job queued; then the app's revalidate URL is called after the response.
 
 use crate::{header, now_secs, BODY_LIMIT};
-use sba_config::{setting, DB_BINDING};
-use sba_content::{block_cache_key, block_cache_url, invalidation_channel, Envelope, ReingestJob};
+use crate::outbox::{self, Outcome};
+use sba_config::setting;
+use sba_content::{Envelope, ReingestJob};
 use sba_http::{json, read_limited, ApiError, Call};
-use sba_pg::tokio_postgres::types::Type;
-use sba_pg::PgError;
-use sba_rls::Actor;
-use sba_redis::Cmd;
 use serde_json::json;
-use std::time::Duration;
 use sba_outbound::http::Outgoing;
-use worker::{console_log, Cache, Response};
+use worker::{console_log, Response};
 
 const SVIX_TOLERANCE_SECS: i64 = 300;
-const DB_TIMEOUT: Duration = Duration::from_secs(8);
 
 pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     let body = read_limited(&mut call.req, BODY_LIMIT).await?;
@@ -28,36 +24,31 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     let tenant = setting(&call.env, "BASEHUB_TENANT_ID")?;
     call.ctx.set_tenant(&tenant);
 
-    let (id, kind) = (event_id.clone(), envelope.kind.clone());
-    // One round trip: the dedupe row in a pipelined service-role transaction.
-    let first = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let rows = sba_rls::one_statement(
-            &client,
-            &Actor::Service,
-            "insert into webhook_events (provider, event_id, event_type, outcome) values ('basehub', $1, $2, 'applied')
-             on conflict (provider, event_id) do nothing returning 1",
-            &[(&id, Type::TEXT), (&kind, Type::TEXT)],
-        )
-        .await?;
-        Ok::<_, PgError>(rows.len() == 1)
-    })
-    .await?;
-    if !first {
+    let block_ids = envelope.block_ids();
+    let job = ReingestJob { tenant: tenant.clone(), event_id, event_type: envelope.kind.clone(), block_ids, traceparent: Some(call.ctx.trace.traceparent()) };
+    // One round trip: the dedupe record and the outbox row (or the claim of an earlier
+    // delivery's unfinished row), in one transaction.
+    let claim = outbox::accept(&call.env, &job).await?;
+    if claim.outcome != Outcome::Claimed {
         return json(200, &json!({ "received": true, "duplicate": true }));
     }
-
-    let block_ids = envelope.block_ids();
-    invalidate(&call, &tenant, &envelope, &block_ids).await;
-    let job = ReingestJob { tenant: tenant.clone(), event_id: event_id.clone(), event_type: envelope.kind.clone(), block_ids: block_ids.clone(), traceparent: Some(call.ctx.trace.traceparent()) };
-    // The queue is the durable hand-off to kb-ingest: if it fails the sender must retry, so
-    // this one failure is a 503 (the dedupe row is already there; a retry will be a duplicate
-    // — so undo it).
-    if let Err(e) = enqueue(&call, &job).await {
-        forget(&call, &event_id).await;
-        return Err(ApiError::unavailable("queue_unavailable", "could not queue the re-ingest job; retry", 5).with_cause(e));
+    let job = claim.job.clone().unwrap_or(job);
+    let effects = outbox::apply(&call.env, sba_config::redis_for(&call).map_err(|e| e.message), &claim, &job).await;
+    // Recorded after the answer: if that fails, the lease runs out and the cron redoes the
+    // effects (at least once); nothing is lost.
+    let env = call.env.clone();
+    let (event_id, recorded) = (job.event_id.clone(), effects.clone());
+    call.ctx.wait_until(async move {
+        if let Err(e) = outbox::record(&env, &event_id, &recorded).await {
+            console_log!("{}", json!({ "level": "warn", "msg": "outbox progress not recorded; the cron will finish the event", "eventId": event_id, "error": e.to_string() }));
+        }
+    });
+    if let Some(error) = &effects.error {
+        // The sender retries; its redelivery (or the cron) does only what is still missing.
+        return Err(ApiError::unavailable("effects_pending", "the change is recorded but not yet applied; retry", 5).with_cause(error.clone()));
     }
-    revalidate_later(&call, &tenant, &block_ids);
-    json(200, &json!({ "received": true, "duplicate": false, "invalidated": block_ids.len(), "queued": true }))
+    revalidate_later(&call, &tenant, &job.block_ids);
+    json(200, &json!({ "received": true, "duplicate": false, "invalidated": job.block_ids.len(), "queued": true }))
 }
 
 /// The dedupe id of a verified delivery.
@@ -78,50 +69,6 @@ fn verify(call: &Call, body: &[u8]) -> Result<String, ApiError> {
         "signature_missing",
         "x-basehub-webhook-signature (or svix-id, svix-timestamp and svix-signature) is required",
     ))
-}
-
-/// Drops what we cache for the changed blocks and tells subscribers. Best effort: entries
-/// also expire, and the re-ingest job carries the change durably.
-async fn invalidate(call: &Call, tenant: &str, envelope: &Envelope, block_ids: &[String]) {
-    let message = json!({ "tenant": tenant, "type": envelope.kind, "blockIds": block_ids });
-    let mut commands: Vec<Cmd> = Vec::new();
-    if !block_ids.is_empty() {
-        let mut del = Cmd::new("DEL");
-        for id in block_ids {
-            del = del.arg(block_cache_key(tenant, id));
-        }
-        commands.push(del);
-    }
-    commands.push(Cmd::new("PUBLISH").arg(invalidation_channel(tenant)).arg(message.to_string()));
-    match sba_config::redis_for(call) {
-        Ok(redis) => {
-            if let Err(e) = redis.pipeline(&commands).await {
-                warn(call, "content invalidation in Redis failed", &e.to_string());
-            }
-        }
-        Err(e) => warn(call, "content invalidation skipped", &e.message),
-    }
-    let cache = Cache::default();
-    for id in block_ids {
-        if let Err(e) = cache.delete(block_cache_url(tenant, id), false).await {
-            warn(call, "Cache API delete failed", &e.to_string());
-        }
-    }
-}
-
-async fn enqueue(call: &Call, job: &ReingestJob) -> Result<(), String> {
-    let queue = call.env.queue("REINGEST_QUEUE").map_err(|e| e.to_string())?;
-    queue.send(job).await.map_err(|e| e.to_string())
-}
-
-async fn forget(call: &Call, event_id: &str) {
-    let id = event_id.to_owned();
-    let _ = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let forget = "delete from webhook_events where provider = 'basehub' and event_id = $1";
-        sba_rls::one_statement(&client, &Actor::Service, forget, &[(&id, Type::TEXT)]).await?;
-        Ok::<_, PgError>(())
-    })
-    .await;
 }
 
 /// Calls the app's revalidate URL after the response is sent (nothing slow before the 2xx),

@@ -4,10 +4,11 @@
 //! composes the shared pieces (signature checks, billing, content invalidation).
 
 mod basehub;
+mod outbox;
 mod stripe;
 
 use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{console_log, event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 const SERVICE: Service = service!("webhooks", mounts: &["/webhooks"]);
 
@@ -20,6 +21,15 @@ const OPENAPI: &str = include_str!("../../../openapi/functions/webhooks.json");
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     serve(&SERVICE, req, env, ctx, route).await
+}
+
+/// Every minute: finish BaseHub events whose effects are still owed and that no delivery is
+/// holding (a Worker that died mid-way, a Redis or Queue outage the sender stopped retrying).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = outbox::sweep(&env).await {
+        console_log!("{}", serde_json::json!({ "level": "warn", "msg": "outbox sweep failed", "error": e.to_string() }));
+    }
 }
 
 async fn route(call: Call) -> Result<Response, ApiError> {

@@ -3,7 +3,10 @@
 //! The webhooks Worker reads a BaseHub envelope (`{timestamp, type, data}`, `type` an open
 //! set), drops the cache entries we own for the changed blocks (Redis keys and Cache API URLs
 //! named here, so readers and invalidators agree), publishes an invalidation message, and
-//! queues a `ReingestJob` that kb-ingest consumes. Not for: signatures or I/O.
+//! queues a `ReingestJob` that kb-ingest consumes; [`api`] reads the changed entries back from
+//! BaseHub's content API. Not for: signatures or I/O.
+
+pub mod api;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

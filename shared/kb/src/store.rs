@@ -233,16 +233,10 @@ pub fn hits_from_rows(rows: &[Row]) -> Result<Vec<Hit>, Error> {
 
 /// Marks the tenant's BaseHub-sourced documents stale after a content change: those whose
 /// `metadata.blockId` is among `block_ids`, or all of them when the change names no block
-/// (a commit). The content sync re-reads stale documents; search keeps serving them meanwhile.
-pub async fn mark_stale<C: GenericClient>(client: &C, block_ids: &[String], event_id: &str) -> Result<u64, Error> {
-    let marked = client.query_typed(
-        "update kb_documents
-            set metadata = metadata || jsonb_build_object('stale', true, 'staleEvent', $2::text), updated_at = now()
-          where source ->> 'kind' = 'basehub'
-            and (cardinality($1::text[]) = 0 or metadata ->> 'blockId' = any($1::text[]))
-          returning 1",
-        &[(&block_ids, Type::TEXT_ARRAY), (&event_id, Type::TEXT)],
-    )
-    .await?;
-    Ok(marked.len() as u64)
-}
+/// (a commit); parameters `$1` the block ids (text[]), `$2` the event id. Search keeps
+/// serving them meanwhile.
+pub const MARK_STALE: &str = "update kb_documents
+    set metadata = metadata || jsonb_build_object('stale', true, 'staleEvent', $2::text), updated_at = now()
+  where source ->> 'kind' = 'basehub'
+    and (cardinality($1::text[]) = 0 or metadata ->> 'blockId' = any($1::text[]))
+  returning 1";
