@@ -619,7 +619,7 @@ try {
     basehubEffects.acknowledged += 1;
     const rows = basehubRows.get(id) ?? 0;
     const applied = appliedLogs(id);
-    const failedJobs = bundle.logs.filter((l) => l.msg === "re-ingest job failed" && l.eventId === id).length;
+    const failedJobs = bundle.logs.filter((l) => l.msg?.startsWith("re-ingest job failed") && l.eventId === id).length;
     basehubEffects.jobsApplied += applied;
     basehubEffects.jobsFailed += failedJobs;
     const doc = docRows.get(e.block);
