@@ -19,6 +19,7 @@ mod emitter;
 mod orchestrator;
 mod resume;
 mod run;
+mod turn;
 
 pub use admission::{admit_run, refuse_if_blocked, Admitted};
 pub use resume::handle_resume;

@@ -6,13 +6,13 @@
 use crate::audit::{sha256_hex, Entry, Trail};
 use crate::config::MAX_STEPS;
 use crate::emitter::Emitter;
+use crate::turn::{Turn, TurnEvents};
 use sba_agent_tools::ToolContext;
 use sba_agui::{Event, Message, RunAgentInput};
 use sba_config::DB_BINDING;
 use sba_llm::{ChatMessage, ChatRequest, Provider, StreamEvent, ToolCall, ToolSpec};
 use sba_pg::PgError;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use worker::Env;
 
@@ -49,208 +49,16 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
+/// How a run ended, when not with RUN_FINISHED: its RUN_ERROR code and message.
+type Failure = (String, String);
+
 pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
     let started = now_ms();
     let (thread_id, run_id) = (run.input.thread_id.clone(), run.input.run_id.clone());
     emitter.emit(Event::RunStarted { thread_id: thread_id.clone(), run_id: run_id.clone() });
     emitter.flush().await;
 
-    let mut messages = vec![ChatMessage::System { content: SYSTEM_PROMPT.to_owned() }];
-    messages.extend(run.input.messages.iter().filter_map(to_chat));
-    let mut tools: Vec<ToolSpec> = sba_agent_tools::specs()
-        .into_iter()
-        .map(|s| ToolSpec { name: s.name.to_owned(), description: s.description.to_owned(), parameters: s.parameters })
-        .collect();
-    for t in &run.input.tools {
-        tools.push(ToolSpec {
-            name: t.name.clone(),
-            description: t.description.clone().unwrap_or_default(),
-            parameters: t.parameters.clone().unwrap_or_else(|| json!({"type": "object"})),
-        });
-    }
-    let mut state = run.input.state.clone().unwrap_or_else(|| json!({}));
-
-    let outcome = 'steps: {
-        for step in 1..=MAX_STEPS {
-            let step_name = format!("llm:{step}");
-            emitter.emit(Event::StepStarted { step_name: step_name.clone() });
-            let step_started = now_ms();
-            let request = ChatRequest { messages: messages.clone(), tools: tools.clone(), max_tokens: Some(1024), temperature: Some(0.2) };
-            let mut stream = match sba_llm::open_stream(&run.providers, &request).await {
-                Ok(stream) => stream,
-                Err(e) => {
-                    trail.entries.push(llm_entry(&step_name, "error", step_started, None, json!({"code": e.code(), "error": e.to_string()})));
-                    emitter.emit(Event::StepFinished { step_name });
-                    break 'steps Err((e.code().to_owned(), format!("no language model could be reached: {e}")));
-                }
-            };
-            let provider = stream.provider.clone();
-            // This step's trail entry, kept current while the answer streams: if the run is
-            // cut short (its client gone too long, its deadline) the entry stays as it was, with
-            // the tokens streamed so far.
-            let prompt_estimate = estimate_tokens(prompt_chars(&messages));
-            let slot = trail.entries.len();
-            let mut provisional = llm_entry(&step_name, "aborted", step_started, Some(&provider), json!({"tokensEstimated": true}));
-            provisional.prompt_tokens = Some(prompt_estimate);
-            provisional.completion_tokens = Some(0);
-            trail.entries.push(provisional);
-            let mut streamed_chars = 0usize;
-            let mut text_id: Option<String> = None;
-            let mut text = String::new();
-            let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
-            let mut open_call: Option<(u32, String)> = None;
-            let mut started_calls = std::collections::BTreeSet::new();
-            let mut usage = None;
-            let mut failure = None;
-            while let Some(event) = stream.next().await {
-                match event {
-                    Ok(StreamEvent::TextDelta(delta)) if !delta.is_empty() => {
-                        if open_call.is_some() {
-                            // Text after a tool call: unusual; keep the call closed first.
-                            if let Some((_, id)) = open_call.take() {
-                                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
-                            }
-                        }
-                        let id = text_id.get_or_insert_with(|| {
-                            let id = new_id("msg");
-                            emitter.emit(Event::TextMessageStart { message_id: id.clone(), role: "assistant".into() });
-                            id
-                        });
-                        text.push_str(&delta);
-                        emitter.emit(Event::TextMessageContent { message_id: id.clone(), delta });
-                    }
-                    Ok(StreamEvent::TextDelta(_)) => {}
-                    Ok(StreamEvent::ToolCallDelta { index, id, name, arguments_delta }) => {
-                        // Close the text message before any tool call (older clients expect it).
-                        if let Some(message_id) = text_id.take() {
-                            emitter.emit(Event::TextMessageEnd { message_id });
-                        }
-                        let entry = calls.entry(index).or_insert_with(|| ToolCall { id: String::new(), name: String::new(), arguments: String::new() });
-                        if entry.id.is_empty() {
-                            if let Some(id) = id.filter(|i| !i.is_empty()) {
-                                entry.id = id;
-                            }
-                        }
-                        if entry.name.is_empty() {
-                            if let Some(name) = name.filter(|n| !n.is_empty()) {
-                                entry.name = name;
-                            }
-                        }
-                        entry.arguments.push_str(&arguments_delta);
-                        // Calls stream one after another: a new index closes the previous one.
-                        if open_call.as_ref().is_some_and(|(i, _)| *i != index) {
-                            if let Some((_, id)) = open_call.take() {
-                                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
-                            }
-                        }
-                        if open_call.is_none() && !entry.name.is_empty() && !started_calls.contains(&index) {
-                            started_calls.insert(index);
-                            if entry.id.is_empty() {
-                                entry.id = new_id("call");
-                            }
-                            emitter.emit(Event::ToolCallStart { tool_call_id: entry.id.clone(), tool_call_name: entry.name.clone(), parent_message_id: None });
-                            open_call = Some((index, entry.id.clone()));
-                            if !entry.arguments.is_empty() {
-                                emitter.emit(Event::ToolCallArgs { tool_call_id: entry.id.clone(), delta: entry.arguments.clone() });
-                            }
-                        } else if open_call.as_ref().is_some_and(|(i, _)| *i == index) && !arguments_delta.is_empty() {
-                            emitter.emit(Event::ToolCallArgs { tool_call_id: entry.id.clone(), delta: arguments_delta });
-                        }
-                    }
-                    Ok(StreamEvent::Finish { usage: u, .. }) => usage = u.or(usage),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                if let Some(entry) = trail.entries.get_mut(slot) {
-                    streamed_chars = text.len() + calls.values().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
-                    entry.completion_tokens = Some(estimate_tokens(streamed_chars));
-                    entry.duration_ms = (now_ms() - step_started) as i32;
-                }
-                // The log trails the stream by at most a flush interval, so a client that
-                // resumes a live run follows it closely.
-                emitter.flush_if_due().await;
-            }
-            drop(stream);
-            if let Some(message_id) = text_id.take() {
-                emitter.emit(Event::TextMessageEnd { message_id });
-            }
-            if let Some((_, id)) = open_call.take() {
-                emitter.emit(Event::ToolCallEnd { tool_call_id: id });
-            }
-            // The provider's own count; when it reported none (a stream cut short, a stall, a
-            // provider that never sends usage), an estimate from what was sent and streamed,
-            // so that no answer goes uncharged.
-            let (prompt, completion, estimated) = match usage {
-                Some(u) => (u.prompt_tokens as i32, u.completion_tokens as i32, false),
-                None => (prompt_estimate, estimate_tokens(streamed_chars), true),
-            };
-            let detail = if estimated { json!({"tokensEstimated": true}) } else { json!({}) };
-            let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), detail);
-            entry.prompt_tokens = Some(prompt);
-            entry.completion_tokens = Some(completion);
-            trail.entries[slot] = entry;
-            emitter.emit(Event::StepFinished { step_name });
-            emitter.flush().await;
-            if let Some(e) = failure {
-                let code = if matches!(e, sba_llm::LlmError::Stalled { .. }) { "llm_stalled" } else { "llm_stream_failed" };
-                break 'steps Err((code.to_owned(), format!("the language model stream failed: {e}")));
-            }
-
-            let calls: Vec<ToolCall> = calls.into_values().filter(|c| !c.name.is_empty()).map(|mut c| {
-                if c.id.is_empty() {
-                    c.id = new_id("call");
-                }
-                c
-            }).collect();
-            if calls.is_empty() {
-                break 'steps Ok(());
-            }
-            messages.push(ChatMessage::Assistant { content: (!text.is_empty()).then(|| text.clone()), tool_calls: calls.clone() });
-            let mut frontend = false;
-            for call in &calls {
-                if !sba_agent_tools::is_server_tool(&call.name) {
-                    frontend = true;
-                    continue;
-                }
-                let step_name = format!("tool:{}", call.name);
-                emitter.emit(Event::StepStarted { step_name: step_name.clone() });
-                let tool_started = now_ms();
-                let result = run_tool(&run, call).await;
-                let message_id = new_id("tool");
-                emitter.emit(Event::ToolCallResult { message_id, tool_call_id: call.id.clone(), content: result.content.clone(), role: Some("tool".into()) });
-                trail.entries.push(Entry {
-                    kind: "tool",
-                    name: call.name.clone(),
-                    arguments_sha256: Some(sha256_hex(&call.arguments)),
-                    status: if result.is_error { "error".into() } else { "ok".into() },
-                    duration_ms: (now_ms() - tool_started) as i32,
-                    prompt_tokens: None,
-                    completion_tokens: None,
-                    detail: result.summary.clone(),
-                });
-                if call.name == "createTask" && !result.is_error {
-                    if let (Some(obj), Ok(task)) = (state.as_object_mut(), serde_json::from_str::<Value>(&result.content)) {
-                        let tasks = obj.entry("tasks").or_insert_with(|| json!([]));
-                        if let Some(list) = tasks.as_array_mut() {
-                            list.push(task);
-                        }
-                    }
-                    emitter.emit(Event::StateSnapshot { snapshot: state.clone() });
-                }
-                emitter.emit(Event::StepFinished { step_name });
-                emitter.flush().await;
-                messages.push(ChatMessage::Tool { tool_call_id: call.id.clone(), content: result.content });
-            }
-            if frontend {
-                // The client executes its own tools and starts a new run with the results.
-                break 'steps Ok(());
-            }
-        }
-        Err(("step_limit".to_owned(), format!("the run stopped after {MAX_STEPS} model steps")))
-    };
-
+    let outcome = converse(&run, emitter, trail).await;
     let status = if outcome.is_ok() { "finished" } else { "error" };
     match outcome {
         Ok(()) => emitter.emit(Event::RunFinished { thread_id, run_id, result: None }),
@@ -258,6 +66,162 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
     }
     emitter.flush().await;
     trail.entries.push(run_entry(status, started));
+}
+
+/// Model turns and tool rounds until the model answers without tools, asks for a front-end
+/// tool (the client runs it and starts a new run with the result), or the step limit.
+async fn converse(run: &Run, emitter: &mut Emitter, trail: &mut Trail) -> Result<(), Failure> {
+    let mut messages = vec![ChatMessage::System { content: SYSTEM_PROMPT.to_owned() }];
+    messages.extend(run.input.messages.iter().filter_map(to_chat));
+    let tools = tool_specs(&run.input);
+    let mut state = run.input.state.clone().unwrap_or_else(|| json!({}));
+    for step in 1..=MAX_STEPS {
+        let turn = stream_turn(run, step, &messages, &tools, emitter, trail).await?;
+        if turn.calls.is_empty() {
+            return Ok(());
+        }
+        messages.push(ChatMessage::Assistant { content: (!turn.text.is_empty()).then_some(turn.text), tool_calls: turn.calls.clone() });
+        let asks_the_client = run_server_tools(run, &turn.calls, &mut messages, &mut state, emitter, trail).await;
+        if asks_the_client {
+            return Ok(());
+        }
+    }
+    Err(("step_limit".to_owned(), format!("the run stopped after {MAX_STEPS} model steps")))
+}
+
+/// Our tools and the client's, as the model sees them.
+fn tool_specs(input: &RunAgentInput) -> Vec<ToolSpec> {
+    let ours = sba_agent_tools::specs()
+        .into_iter()
+        .map(|s| ToolSpec { name: s.name.to_owned(), description: s.description.to_owned(), parameters: s.parameters });
+    let clients = input.tools.iter().map(|t| ToolSpec {
+        name: t.name.clone(),
+        description: t.description.clone().unwrap_or_default(),
+        parameters: t.parameters.clone().unwrap_or_else(|| json!({"type": "object"})),
+    });
+    ours.chain(clients).collect()
+}
+
+/// One model turn, streamed to the client as it arrives, with its audit entry and its token
+/// charge (the provider's count, or an estimate when it reported none).
+async fn stream_turn(
+    run: &Run,
+    step: usize,
+    messages: &[ChatMessage],
+    tools: &[ToolSpec],
+    emitter: &mut Emitter,
+    trail: &mut Trail,
+) -> Result<Turn, Failure> {
+    let step_name = format!("llm:{step}");
+    emitter.emit(Event::StepStarted { step_name: step_name.clone() });
+    let step_started = now_ms();
+    let request = ChatRequest { messages: messages.to_vec(), tools: tools.to_vec(), max_tokens: Some(1024), temperature: Some(0.2) };
+    let mut stream = match sba_llm::open_stream(&run.providers, &request).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            trail.entries.push(llm_entry(&step_name, "error", step_started, None, json!({"code": e.code(), "error": e.to_string()})));
+            emitter.emit(Event::StepFinished { step_name });
+            return Err((e.code().to_owned(), format!("no language model could be reached: {e}")));
+        }
+    };
+    let provider = stream.provider.clone();
+    // This step's trail entry, kept current while the answer streams: if the run is cut short
+    // (its client gone too long, its deadline) the entry stays as it was, with the tokens
+    // streamed so far.
+    let prompt_estimate = estimate_tokens(prompt_chars(messages));
+    let slot = trail.entries.len();
+    let mut provisional = llm_entry(&step_name, "aborted", step_started, Some(&provider), json!({"tokensEstimated": true}));
+    provisional.prompt_tokens = Some(prompt_estimate);
+    provisional.completion_tokens = Some(0);
+    trail.entries.push(provisional);
+
+    let mut turn = TurnEvents::new(new_id("t"));
+    let (mut usage, mut failure) = (None, None);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(StreamEvent::Finish { usage: reported, .. }) => usage = reported.or(usage),
+            Ok(event) => turn.on(&event).into_iter().for_each(|e| emitter.emit(e)),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+        if let Some(entry) = trail.entries.get_mut(slot) {
+            entry.completion_tokens = Some(estimate_tokens(turn.streamed_chars()));
+            entry.duration_ms = (now_ms() - step_started) as i32;
+        }
+        // The log trails the stream by at most a flush interval, so a client that resumes a
+        // live run follows it closely.
+        emitter.flush_if_due().await;
+    }
+    drop(stream);
+    let streamed_chars = turn.streamed_chars();
+    let (closing, turn) = turn.finish();
+    closing.into_iter().for_each(|e| emitter.emit(e));
+    let (prompt, completion, estimated) = match usage {
+        Some(u) => (u.prompt_tokens as i32, u.completion_tokens as i32, false),
+        None => (prompt_estimate, estimate_tokens(streamed_chars), true),
+    };
+    let detail = if estimated { json!({"tokensEstimated": true}) } else { json!({}) };
+    let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), detail);
+    entry.prompt_tokens = Some(prompt);
+    entry.completion_tokens = Some(completion);
+    trail.entries[slot] = entry;
+    emitter.emit(Event::StepFinished { step_name });
+    emitter.flush().await;
+    match failure {
+        None => Ok(turn),
+        Some(e) => {
+            let code = if matches!(e, sba_llm::LlmError::Stalled { .. }) { "llm_stalled" } else { "llm_stream_failed" };
+            Err((code.to_owned(), format!("the language model stream failed: {e}")))
+        }
+    }
+}
+
+/// Runs the server tools among `calls`, each in its own step, their results fed back to the
+/// model. True when a call is the client's own tool (the client runs it).
+async fn run_server_tools(
+    run: &Run,
+    calls: &[ToolCall],
+    messages: &mut Vec<ChatMessage>,
+    state: &mut Value,
+    emitter: &mut Emitter,
+    trail: &mut Trail,
+) -> bool {
+    let mut asks_the_client = false;
+    for call in calls {
+        if !sba_agent_tools::is_server_tool(&call.name) {
+            asks_the_client = true;
+            continue;
+        }
+        let step_name = format!("tool:{}", call.name);
+        emitter.emit(Event::StepStarted { step_name: step_name.clone() });
+        let tool_started = now_ms();
+        let result = run_tool(run, call).await;
+        emitter.emit(Event::ToolCallResult { message_id: new_id("tool"), tool_call_id: call.id.clone(), content: result.content.clone(), role: Some("tool".into()) });
+        trail.entries.push(Entry {
+            kind: "tool",
+            name: call.name.clone(),
+            arguments_sha256: Some(sha256_hex(&call.arguments)),
+            status: if result.is_error { "error".into() } else { "ok".into() },
+            duration_ms: (now_ms() - tool_started) as i32,
+            prompt_tokens: None,
+            completion_tokens: None,
+            detail: result.summary.clone(),
+        });
+        if call.name == "createTask" && !result.is_error {
+            if let (Some(obj), Ok(task)) = (state.as_object_mut(), serde_json::from_str::<Value>(&result.content)) {
+                if let Some(list) = obj.entry("tasks").or_insert_with(|| json!([])).as_array_mut() {
+                    list.push(task);
+                }
+            }
+            emitter.emit(Event::StateSnapshot { snapshot: state.clone() });
+        }
+        emitter.emit(Event::StepFinished { step_name });
+        emitter.flush().await;
+        messages.push(ChatMessage::Tool { tool_call_id: call.id.clone(), content: result.content });
+    }
+    asks_the_client
 }
 
 /// The audit entry of the run as a whole: `finished`, `error` (it ended in RUN_ERROR) or

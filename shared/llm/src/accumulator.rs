@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default)]
 pub struct ToolCallAccumulator {
     calls: BTreeMap<u32, Partial>,
+    /// Ids for calls the provider gave none: `{prefix}_{index}` (`call_{index}` by default).
+    id_prefix: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +51,22 @@ impl ToolCallAccumulator {
         Self::default()
     }
 
+    /// Calls without a provider id get `{prefix}_{index}`: a prefix per model turn keeps the
+    /// ids of one run unique across its turns.
+    pub fn with_id_prefix(prefix: impl Into<String>) -> Self {
+        Self { id_prefix: Some(prefix.into()), ..Self::default() }
+    }
+
+    fn fallback_id(prefix: &Option<String>, index: u32) -> String {
+        format!("{}_{index}", prefix.as_deref().unwrap_or("call"))
+    }
+
+    /// Characters received so far (names and arguments): what the calls cost in tokens when
+    /// the provider reports no usage.
+    pub fn chars(&self) -> usize {
+        self.calls.values().map(|c| c.name.as_ref().map_or(0, String::len) + c.arguments.len()).sum()
+    }
+
     /// Folds a `ToolCallDelta`; other events change nothing and return `None`.
     pub fn push_event(&mut self, event: &StreamEvent) -> Option<ToolCallProgress> {
         match event {
@@ -69,6 +87,7 @@ impl ToolCallAccumulator {
         name: Option<&str>,
         arguments_delta: &str,
     ) -> ToolCallProgress {
+        let prefix = &self.id_prefix;
         let call = self.calls.entry(index).or_default();
         if call.id.is_none() {
             call.id = id.filter(|s| !s.is_empty()).map(str::to_owned);
@@ -84,7 +103,7 @@ impl ToolCallAccumulator {
             call.started = true;
             let id = call
                 .id
-                .get_or_insert_with(|| format!("call_{index}"))
+                .get_or_insert_with(|| Self::fallback_id(prefix, index))
                 .clone();
             progress.start = Some(ToolCallStart {
                 index,
@@ -113,6 +132,7 @@ impl ToolCallAccumulator {
     /// The complete calls by index; calls that never got a name are dropped, empty
     /// arguments become `{}`.
     pub fn into_calls(self) -> Vec<ToolCall> {
+        let prefix = self.id_prefix;
         self.calls
             .into_iter()
             .filter_map(|(index, c)| {
@@ -123,7 +143,7 @@ impl ToolCallAccumulator {
                     c.arguments
                 };
                 Some(ToolCall {
-                    id: c.id.unwrap_or_else(|| format!("call_{index}")),
+                    id: c.id.unwrap_or_else(|| Self::fallback_id(&prefix, index)),
                     name,
                     arguments,
                 })
