@@ -43,14 +43,19 @@ pub async fn json_bytes(call: &mut Call, limit: usize) -> Result<Vec<u8>, ApiErr
 /// The caller's tenant from the verified bearer token (and the `X-Tenant-ID` assertion),
 /// recorded on the request context for the log line.
 pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {
-    let config = AuthConfig::from_vars(|name| sba_config::setting(&call.env, name).ok());
-    if let Some(jwks) = &config.jwks_url {
-        sba_config::outbound_url(&call.env, jwks)?;
+    let config = AuthConfig::from_vars(|name| sba_config::setting(&call.env, name).ok())?;
+    for url in config.outbound_urls() {
+        sba_config::outbound_url(&call.env, &url)?;
     }
+    // A discovered jwks_uri is only known inside sba-tenant: the same allowlist, at fetch time.
+    let env = call.env.clone();
+    let source = HttpJwks::default()
+        .with_headers(call.ctx.trace_headers())
+        .with_allow(move |url| sba_config::outbound_url(&env, url).map(drop).map_err(|refused| refused.message));
     let authorization = header(call, "authorization");
     let asserted = header(call, "x-tenant-id");
     let now_secs = (js_sys::Date::now() / 1000.0) as u64;
-    let tenant = sba_tenant::authenticate(&config, &HttpJwks::default().with_headers(call.ctx.trace_headers()), authorization.as_deref(), asserted.as_deref(), now_secs).await?;
+    let tenant = sba_tenant::authenticate(&config, &source, authorization.as_deref(), asserted.as_deref(), now_secs).await?;
     call.ctx.set_tenant(&tenant.tenant_id);
     Ok(tenant)
 }

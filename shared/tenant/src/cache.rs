@@ -1,8 +1,10 @@
-//! The per-URL JWKS cache of this isolate, and when it may call the IdP again.
+//! The key cache of this isolate, one entry per JWKS URL or OIDC issuer, and when it may
+//! call the IdP again. An issuer's entry holds the keys found through its discovery
+//! document: both are fetched together and share the TTL.
 //!
 //! - Fresh (younger than `jwks_ttl_secs`): keys are served from memory; an unknown `kid`
-//!   refetches, but at most once per `jwks_min_refetch_secs` per URL, so a flood of made-up
-//!   kids costs the IdP one request per window.
+//!   refetches, but at most once per `jwks_min_refetch_secs` per entry, so a flood of made-up
+//!   kids costs the IdP one request (or one discovery + one JWKS) per window.
 //! - Stale or empty: refetch, unless the last attempt failed within the window (then no new
 //!   attempt: answer from stale keys or with 503).
 //! - A failed fetch falls back to stale keys for one more TTL; past that it is a 503.
@@ -11,10 +13,11 @@
 
 use crate::config::AuthConfig;
 use crate::header::Alg;
-use crate::jwks::{usable_keys, JwksError, JwksSource, VerifyKey};
+use crate::jwks::{LoadError, VerifyKey};
 use crate::signature::Key;
 use sba_errors::ApiError;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -22,7 +25,8 @@ struct Entry {
     /// The last good key set and when it was fetched.
     keys: Option<(Arc<Vec<VerifyKey>>, u64)>,
     last_attempt: Option<u64>,
-    last_failed: bool,
+    /// The client-facing message of the last attempt, when it failed.
+    last_failure: Option<&'static str>,
 }
 
 /// workerd runs one thread per isolate; natively, tests share it across threads.
@@ -53,13 +57,8 @@ fn rejected(miss: Miss) -> ApiError {
     }
 }
 
-fn unavailable(config: &AuthConfig, cause: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable(
-        "auth_unavailable",
-        "token signing keys are unavailable; retry later",
-        config.jwks_min_refetch_secs,
-    )
-    .with_cause(cause)
+fn unavailable(config: &AuthConfig, failure: LoadError) -> ApiError {
+    ApiError::unavailable("auth_unavailable", failure.message, config.jwks_min_refetch_secs).with_cause(failure.cause)
 }
 
 enum Decision {
@@ -78,68 +77,61 @@ fn decide(config: &AuthConfig, entry: &Entry, kid: &str, alg: Alg, now: u64) -> 
             Err(miss) => Decision::Reject(rejected(miss)),
         };
     }
-    if !window_open && entry.last_failed {
-        return fallback(config, entry, kid, alg, now, "last fetch failed; waiting before the next attempt");
+    match entry.last_failure {
+        Some(message) if !window_open => {
+            let cause = "last fetch failed; waiting before the next attempt".to_string();
+            match fallback(config, entry, kid, alg, now, LoadError { message, cause }) {
+                Ok(key) => Decision::Use(key),
+                Err(err) => Decision::Reject(err),
+            }
+        }
+        _ => Decision::Fetch,
     }
-    Decision::Fetch
 }
 
 /// After a failure: stale keys within one more TTL, else 503.
-fn fallback(
-    config: &AuthConfig,
-    entry: &Entry,
-    kid: &str,
-    alg: Alg,
-    now: u64,
-    cause: impl std::fmt::Display,
-) -> Decision {
+fn fallback(config: &AuthConfig, entry: &Entry, kid: &str, alg: Alg, now: u64, failure: LoadError) -> Result<Key, ApiError> {
     let grace = config.jwks_ttl_secs.saturating_mul(2);
     let stale = entry.keys.as_ref().filter(|(_, at)| now < at.saturating_add(grace));
     match stale.map(|(keys, _)| find(keys, kid, alg)) {
-        Some(Ok(key)) => Decision::Use(key),
-        Some(Err(Miss::OtherAlg)) => Decision::Reject(rejected(Miss::OtherAlg)),
-        Some(Err(Miss::UnknownKid)) | None => Decision::Reject(unavailable(config, cause)),
+        Some(Ok(key)) => Ok(key),
+        Some(Err(Miss::OtherAlg)) => Err(rejected(Miss::OtherAlg)),
+        Some(Err(Miss::UnknownKid)) | None => Err(unavailable(config, failure)),
     }
 }
 
-/// The key for (`kid`, `alg`) from the JWKS at `url`, fetching it when the policy allows.
+/// The key for (`kid`, `alg`) from the cache entry `name`, awaiting `load` (which fetches
+/// the key set; it does nothing unless awaited) when the policy allows.
 pub(crate) async fn key_for(
     config: &AuthConfig,
-    source: &impl JwksSource,
-    url: &str,
+    name: &str,
     kid: &str,
     alg: Alg,
     now: u64,
+    load: impl Future<Output = Result<Vec<VerifyKey>, LoadError>>,
 ) -> Result<Key, ApiError> {
     {
         let mut map = cache();
-        let entry = map.entry(url.to_string()).or_default();
+        let entry = map.entry(name.to_string()).or_default();
         match decide(config, entry, kid, alg, now) {
             Decision::Use(key) => return Ok(key),
             Decision::Reject(err) => return Err(err),
             Decision::Fetch => entry.last_attempt = Some(now),
         }
     }
-    let fetched: Result<Vec<VerifyKey>, JwksError> = match source.fetch(url).await {
-        Ok(document) => usable_keys(&document),
-        Err(err) => Err(err),
-    };
+    let fetched = load.await;
     let mut map = cache();
-    let entry = map.entry(url.to_string()).or_default();
+    let entry = map.entry(name.to_string()).or_default();
     match fetched {
         Ok(keys) => {
             let keys = Arc::new(keys);
             entry.keys = Some((keys.clone(), now));
-            entry.last_failed = false;
+            entry.last_failure = None;
             find(&keys, kid, alg).map_err(rejected)
         }
-        Err(err) => {
-            entry.last_failed = true;
-            match fallback(config, entry, kid, alg, now, err) {
-                Decision::Use(key) => Ok(key),
-                Decision::Reject(err) => Err(err),
-                Decision::Fetch => Err(unavailable(config, "unreachable")),
-            }
+        Err(failure) => {
+            entry.last_failure = Some(failure.message);
+            fallback(config, entry, kid, alg, now, failure)
         }
     }
 }
@@ -147,6 +139,7 @@ pub(crate) async fn key_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwks::{self, JwksError, JwksSource};
     use serde_json::{json, Value};
     use std::cell::RefCell;
 
@@ -192,7 +185,10 @@ mod tests {
     }
 
     async fn get(fake: &Fake, url: &str, kid: &str, now: u64) -> Result<(), (u16, String)> {
-        key_for(&config(), fake, url, kid, Alg::Es256, now).await.map(|_| ()).map_err(|e| (e.status, e.message))
+        key_for(&config(), url, kid, Alg::Es256, now, jwks::load(fake, url))
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.status, e.message))
     }
 
     #[tokio::test]
@@ -234,7 +230,7 @@ mod tests {
         let url = "test://cache/alg";
         let fake = Fake::new(vec![Ok(json!({"keys": [ec("a")]}))]);
         get(&fake, url, "a", 1000).await.unwrap();
-        let err = key_for(&config(), &fake, url, "a", Alg::Rs256, 1010).await.unwrap_err();
+        let err = key_for(&config(), url, "a", Alg::Rs256, 1010, jwks::load(&fake, url)).await.unwrap_err();
         assert_eq!((err.status, err.message.as_str()), (401, "token algorithm does not match its signing key"));
         assert_eq!(fake.calls(), 1);
     }
@@ -243,7 +239,7 @@ mod tests {
     async fn failure_without_cache_is_503_and_backs_off() {
         let url = "test://cache/down";
         let fake = Fake::new(vec![down()]);
-        let err = key_for(&config(), &fake, url, "a", Alg::Es256, 1000).await.unwrap_err();
+        let err = key_for(&config(), url, "a", Alg::Es256, 1000, jwks::load(&fake, url)).await.unwrap_err();
         assert_eq!((err.status, err.code.as_ref()), (503, "auth_unavailable"));
         assert!(err.cause.unwrap().contains("connection refused"));
         assert_eq!(err.headers, vec![("Retry-After", "5".to_string())]);

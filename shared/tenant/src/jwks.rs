@@ -1,4 +1,5 @@
-//! Where JWK sets come from (the [`JwksSource`] seam) and which of their keys are usable.
+//! Where JWK sets (and discovery documents) come from (the [`JwksSource`] seam) and which
+//! keys are usable.
 
 use crate::header::Alg;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,7 +8,8 @@ use crate::signature::Key;
 use serde_json::Value;
 use std::fmt;
 
-/// Fetches a JWK set document (`{"keys": [...]}`) from a URL.
+/// Fetches a JSON document with a GET: a JWK set (`{"keys": [...]}`) or an OpenID
+/// discovery document. Every URL this crate calls out to goes through here.
 ///
 /// No `Send` bound on purpose: on wasm the future holds JS values.
 #[allow(async_fn_in_trait)]
@@ -15,7 +17,8 @@ pub trait JwksSource {
     async fn fetch(&self, url: &str) -> Result<Value, JwksError>;
 }
 
-/// Why a JWKS could not be had. Goes to the log (`ApiError::cause`), never to the client.
+/// Why a JWKS or discovery document could not be had. Goes to the log (`ApiError::cause`),
+/// never to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwksError(pub String);
 
@@ -26,6 +29,26 @@ impl fmt::Display for JwksError {
 }
 
 impl std::error::Error for JwksError {}
+
+/// Why a key set could not be loaded: what the 503 tells the client, and the cause for the log.
+pub(crate) struct LoadError {
+    pub message: &'static str,
+    pub cause: String,
+}
+
+impl From<JwksError> for LoadError {
+    fn from(err: JwksError) -> Self {
+        LoadError { message: KEYS_UNAVAILABLE, cause: err.to_string() }
+    }
+}
+
+pub(crate) const KEYS_UNAVAILABLE: &str = "token signing keys are unavailable; retry later";
+
+/// The usable keys of the JWK set at `url`.
+pub(crate) async fn load(source: &impl JwksSource, url: &str) -> Result<Vec<VerifyKey>, LoadError> {
+    let document = source.fetch(url).await?;
+    Ok(usable_keys(&document)?)
+}
 
 /// A verification key from the JWKS, bound to exactly one algorithm.
 #[derive(Clone)]

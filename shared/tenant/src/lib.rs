@@ -1,4 +1,6 @@
-//! Who is calling, and for which tenant: a verified [`TenantContext`] from a bearer JWT.
+//! Who is calling, and for which tenant: a verified [`TenantContext`] from a bearer JWT,
+//! issued by Supabase (shared secret or `AUTH_JWKS_URL`) or by OpenID Connect providers
+//! (`AUTH_ISSUERS`, keys found by discovery).
 //!
 //! [`authenticate`] takes the `Authorization` header, an optional `X-Tenant-ID` assertion and
 //! the current time, and either returns the caller's tenant, subject, role and full verified
@@ -8,12 +10,17 @@
 //! - Algorithms are pinned: HS256 only with the configured shared secret; RS256 and ES256 only
 //!   with JWKS keys (chosen by `kid`) whose `kty`/`crv`/`alg` agree with the token's `alg`.
 //!   `alg: none` and every other algorithm are rejected before any key is looked at.
+//! - A token whose `iss` is exactly a configured OIDC issuer is checked with that issuer's
+//!   keys only, RS256/ES256 only, and must carry an accepted `aud` (the issuer's own or
+//!   `AUTH_AUDIENCE`; none configured → refused). The discovery document must name exactly
+//!   that issuer. Every other token goes to Supabase's secret / JWKS as before.
 //! - Time comes from the caller (`now_secs`): `SystemTime::now()` panics on
 //!   wasm32-unknown-unknown, so `exp` (required) and `nbf` are checked here, with leeway.
-//! - The tenant comes from `app_metadata.tenant_id` or a configured top-level claim, never
-//!   from `user_metadata`; `X-Tenant-ID` is only an assertion checked against it.
-//! - The JWKS is cached per URL for the life of the isolate; an unknown `kid` refetches at
-//!   most once per `jwks_min_refetch_secs`.
+//! - The tenant comes from `app_metadata.tenant_id`, a configured top-level claim or, per
+//!   OIDC issuer, a dotted path; never from `user_metadata`; `X-Tenant-ID` is only an
+//!   assertion checked against it.
+//! - Keys are cached per JWKS URL or issuer (discovery + JWKS together) for the life of the
+//!   isolate; an unknown `kid` refetches at most once per `jwks_min_refetch_secs`.
 //!
 //! Not for: issuing tokens, sessions, authorization decisions beyond the tenant match, or
 //! talking to Postgres (hand [`TenantContext::claims`] to it as `request.jwt.claims`).
@@ -26,7 +33,9 @@ mod bearer;
 mod cache;
 mod claims;
 mod config;
+mod discovery;
 mod header;
+mod issuer;
 mod jwks;
 mod http_source;
 mod tenant;
@@ -34,6 +43,7 @@ mod signature;
 mod verify;
 
 pub use config::{AuthConfig, TenantClaim};
+pub use issuer::OidcIssuer;
 pub use jwks::{JwksError, JwksSource};
 pub use http_source::HttpJwks;
 
@@ -43,7 +53,7 @@ use serde_json::Value;
 /// The verified caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantContext {
-    /// From `app_metadata.tenant_id` or the configured top-level claim.
+    /// From `app_metadata.tenant_id` or the configured claim.
     pub tenant_id: String,
     /// The `sub` claim.
     pub subject: String,
@@ -67,8 +77,8 @@ pub async fn authenticate(
 ) -> Result<TenantContext, ApiError> {
     let token = bearer::token_from_header(authorization)?;
     let header = header::peek(token)?;
-    let claims = verify::verify_signature(config, source, token, &header, now_secs).await?;
-    let context = claims::check(config, claims, now_secs)?;
+    let (claims, issuer) = verify::verify_signature(config, source, token, &header, now_secs).await?;
+    let context = claims::check(config, issuer, claims, now_secs)?;
     tenant::check_assertion(&context.tenant_id, asserted_tenant)?;
     Ok(context)
 }

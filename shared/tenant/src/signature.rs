@@ -26,6 +26,8 @@ pub(crate) struct Key {
 enum Material {
     Secret(Vec<u8>),
     Public {
+        // Read by WebCrypto only; natively `native` does the work.
+        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
         jwk: Value,
         #[cfg(not(target_arch = "wasm32"))]
         native: jsonwebtoken::DecodingKey,

@@ -398,11 +398,13 @@ async fn nothing_configured_rejects_every_token() {
 
 #[test]
 fn from_vars_is_one_line_for_the_worker() {
+    // The Worker: `AuthConfig::from_vars(|name| setting(env, name).ok())?`.
     let config = AuthConfig::from_vars(|name| match name {
         "AUTH_JWKS_URL" => Some("https://p.supabase.co/auth/v1/.well-known/jwks.json".into()),
         "AUTH_AUDIENCE" => Some("authenticated".into()),
         _ => None,
-    });
+    })
+    .expect("valid configuration");
     assert_eq!(config.audience, vec!["authenticated"]);
     assert_eq!(config.tenant_claim, TenantClaim::AppMetadata);
     assert!(config.hs256_secret.is_none());

@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use jsonwebtoken::Algorithm;
-use sba_tenant::{authenticate, AuthConfig, JwksSource, HttpJwks};
+use sba_outbound::Allowlist;
+use sba_tenant::{authenticate, AuthConfig, HttpJwks, JwksSource, OidcIssuer};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -15,8 +16,14 @@ use std::time::Duration;
 
 /// Serves `status` + `body` to every connection; returns the base URL and a request counter.
 fn serve(status: &'static str, body: String) -> (String, Arc<AtomicUsize>) {
+    serve_for(status, |_| body)
+}
+
+/// Like [`serve`], the body made from the server's own base URL (a discovery document).
+fn serve_for(status: &'static str, body: impl FnOnce(&str) -> String) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = body(&url);
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     thread::spawn(move || {
@@ -80,4 +87,57 @@ async fn http_errors_timeouts_and_refused_connections_are_jwks_errors() {
     let token = sign(Algorithm::RS256, Some("rsa-1"), &claims(json!({})), &rsa_key(RSA_A));
     let err = authenticate(&config, &HttpJwks::new(), Some(&bearer(&token)), None, NOW).await.unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (503, "auth_unavailable"));
+}
+
+/// An HTTP source that may only call `hosts`, as the Worker's outbound allowlist does.
+fn allowing(hosts: &str) -> HttpJwks {
+    let list = Allowlist::parse(hosts);
+    HttpJwks::new().with_allow(move |url| list.check(url).map_err(|refused| refused.to_string()))
+}
+
+fn host_of(base: &str) -> &str {
+    base.trim_start_matches("http://")
+}
+
+/// An issuer on a local server whose discovery points at a JWKS on another local server.
+struct Issuer {
+    keys: String,
+    key_hits: Arc<AtomicUsize>,
+    issuer: String,
+    discovery_hits: Arc<AtomicUsize>,
+    config: AuthConfig,
+    token: String,
+}
+
+fn issuer_serving(document: &serde_json::Value) -> Issuer {
+    let (keys, key_hits) = serve("200 OK", document.to_string());
+    let (issuer, discovery_hits) = serve_for("200 OK", |base| discovery(base, &format!("{keys}/jwks")).to_string());
+    let config = AuthConfig {
+        issuers: vec![OidcIssuer { audience: vec!["api".into()], ..OidcIssuer::new(&issuer) }],
+        ..AuthConfig::default()
+    };
+    let token = sign_typed(Algorithm::RS256, "rsa-1", Some("at+jwt"), &claims_with_iss(&issuer), &rsa_key(RSA_A));
+    Issuer { keys, key_hits, issuer, discovery_hits, config, token }
+}
+
+#[tokio::test]
+async fn discovers_keys_over_http_and_never_fetches_a_jwks_uri_off_the_allowlist() {
+    let document = jwks(&[jwk(&rsa_key(RSA_A), Algorithm::RS256, "rsa-1")]);
+    let Issuer { keys, key_hits, issuer, discovery_hits, config, token } = issuer_serving(&document);
+    let both = allowing(&format!("{} {}", host_of(&issuer), host_of(&keys)));
+    let ctx = authenticate(&config, &both, Some(&bearer(&token)), None, NOW).await.unwrap();
+    assert_eq!(ctx.tenant_id, "tenant-a");
+    assert_eq!((discovery_hits.load(Ordering::SeqCst), key_hits.load(Ordering::SeqCst)), (1, 1));
+
+    // Another issuer whose discovery points at a host that is not on the list.
+    let Issuer { keys: _, key_hits, issuer, discovery_hits, config, token } = issuer_serving(&document);
+    let err = authenticate(&config, &allowing(host_of(&issuer)), Some(&bearer(&token)), None, NOW).await.unwrap_err();
+    assert_eq!((err.status, err.code.as_ref()), (503, "auth_unavailable"));
+    assert!(err.cause.unwrap().contains("is not on OUTBOUND_ALLOWLIST"));
+    assert_eq!((discovery_hits.load(Ordering::SeqCst), key_hits.load(Ordering::SeqCst)), (1, 0), "never fetched");
+}
+
+/// Supabase-shaped claims from `issuer`, for the audience `api`.
+fn claims_with_iss(issuer: &str) -> serde_json::Value {
+    claims(json!({"iss": issuer, "aud": "api"}))
 }

@@ -39,7 +39,7 @@ pub fn jwks(keys: &[Value]) -> Value {
 
 /// Supabase-shaped claims valid at `NOW`; `extra` overrides (null removes).
 pub fn claims(extra: Value) -> Value {
-    let mut claims = json!({
+    let claims = json!({
         "iss": ISSUER,
         "aud": "authenticated",
         "sub": "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
@@ -49,14 +49,19 @@ pub fn claims(extra: Value) -> Value {
         "app_metadata": { "provider": "email", "tenant_id": "tenant-a" },
         "user_metadata": { "tenant_id": "tenant-evil" },
     });
+    overridden(claims, extra)
+}
+
+/// `base` with `extra`'s fields set (a null removes the field).
+pub fn overridden(mut base: Value, extra: Value) -> Value {
     for (k, v) in extra.as_object().expect("object") {
         if v.is_null() {
-            claims.as_object_mut().unwrap().remove(k);
+            base.as_object_mut().unwrap().remove(k);
         } else {
-            claims[k] = v.clone();
+            base[k] = v.clone();
         }
     }
-    claims
+    base
 }
 
 pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
@@ -105,6 +110,67 @@ impl JwksSource for FakeJwks {
     async fn fetch(&self, url: &str) -> Result<Value, JwksError> {
         self.fetches.borrow_mut().push(url.to_string());
         let mut answers = self.answers.borrow_mut();
+        if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers[0].clone()
+        }
+    }
+}
+
+/// Like [`sign`], with the header's `typ` (oidc-provider's access tokens say `at+jwt`).
+pub fn sign_typed(alg: Algorithm, kid: &str, typ: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_string());
+    header.typ = typ.map(String::from);
+    encode(&header, claims, key).expect("sign")
+}
+
+/// A discovery document as an OpenID provider serves it.
+pub fn discovery(issuer: &str, jwks_uri: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+        "token_endpoint": format!("{issuer}/token"),
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+    })
+}
+
+/// Answers per URL from a queue (the last answer repeats; an unknown URL is a 404) and
+/// records every fetch, for discovery + JWKS of several issuers.
+#[derive(Default)]
+pub struct FakeWeb {
+    routes: RefCell<std::collections::HashMap<String, Vec<Result<Value, JwksError>>>>,
+    pub fetches: RefCell<Vec<String>>,
+}
+
+impl FakeWeb {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(self, url: &str, answers: Vec<Result<Value, JwksError>>) -> Self {
+        self.routes.borrow_mut().insert(url.to_string(), answers);
+        self
+    }
+
+    /// Serves `issuer`'s discovery document (pointing at `<issuer>/jwks`) and then `jwks_sets`.
+    pub fn issuer(self, issuer: &str, jwks_sets: Vec<Value>) -> Self {
+        let jwks_uri = format!("{issuer}/jwks");
+        self.route(&format!("{issuer}/.well-known/openid-configuration"), vec![Ok(discovery(issuer, &jwks_uri))])
+            .route(&jwks_uri, jwks_sets.into_iter().map(Ok).collect())
+    }
+
+    pub fn count(&self, url: &str) -> usize {
+        self.fetches.borrow().iter().filter(|u| *u == url).count()
+    }
+}
+
+impl JwksSource for FakeWeb {
+    async fn fetch(&self, url: &str) -> Result<Value, JwksError> {
+        self.fetches.borrow_mut().push(url.to_string());
+        let mut routes = self.routes.borrow_mut();
+        let Some(answers) = routes.get_mut(url) else { return Err(JwksError("status 404".into())) };
         if answers.len() > 1 {
             answers.remove(0)
         } else {
