@@ -74,6 +74,22 @@ pg_as_owner() {
   if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where scripts/dev keeps the data of the servers that run as `postgres` (Postgres, PgBouncer):
+# .local/, or, when we are root and postgres cannot reach .local/ (a checkout in /root or another
+# private home), a folder under /var/tmp named after the checkout's path, so one checkout always
+# finds its own data again. SBA_PG_DIR overrides Postgres' data folder.
+dev_server_dir() {
+  mkdir -p "$LOCAL"
+  if [[ $(id -u) == 0 ]] && ! runuser -u postgres -- test -x "$LOCAL" 2>/dev/null; then
+    local dir
+    dir="/var/tmp/sba-dev-$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
+    mkdir -p "$dir" && chmod 755 "$dir"
+    echo "$dir"
+  else
+    echo "$LOCAL"
+  fi
+}
+
 pg_start() { # data dir, port
   PG_DATA="$1"
   local port="$2"

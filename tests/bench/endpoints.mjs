@@ -21,11 +21,12 @@
 // Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
 
 import { spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS, ROOT } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
+import { stripeSignature } from "../support/signers.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { corpus } from "./corpus.mjs";
 import { buildJsReference } from "./js-reference/build.mjs";
@@ -43,7 +44,6 @@ const LUA = path.join(ROOT, "tests/bench/wrk.lua");
 const WORK = path.join(ROOT, "target/bench");
 const nonce = randomBytes(4).toString("hex");
 const ANSWER = "Hello from the bench double, streamed in four pieces.";
-const STRIPE_SECRET = E2E_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRETS.split(",").at(-1).trim();
 mkdirSync(WORK, { recursive: true });
 
 /** A tenant token valid for the whole bench. */
@@ -127,7 +127,7 @@ async function measure(row) {
 
 /** A signed Stripe delivery: `t=…,v1=HMAC-SHA256(secret, "t.body")`, as Stripe sends it. */
 function stripeLine(body, t = Math.floor(Date.now() / 1000)) {
-  return `t=${t},v1=${createHmac("sha256", STRIPE_SECRET).update(`${t}.${body}`).digest("hex")}\t${body}`;
+  return `${stripeSignature(body, { timestamp: t })}\t${body}`;
 }
 function checkoutEvent(i) {
   const tenant = `bench-${nonce}-${i}`;
@@ -150,7 +150,7 @@ function stripePool(name, from, count) {
 
 /** A Stripe-Signature of the right shape and time whose HMAC no configured secret makes. */
 function badStripeSignature(body, t = Math.floor(Date.now() / 1000)) {
-  return `t=${t},v1=${createHmac("sha256", "whsec_not_the_configured_secret").update(`${t}.${body}`).digest("hex")}`;
+  return stripeSignature(body, { secret: "whsec_not_the_configured_secret", timestamp: t });
 }
 
 /**

@@ -58,12 +58,13 @@
 // when a target is missed: that is a figure). With SBA_BENCH_OUT set, writes the rows as JSON.
 // Not a node:test file (no .test. in its name): `node --test tests/` never runs it.
 
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS, FUNCTIONS } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
+import { basehubSignature, stripeSignature } from "../support/signers.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { tcpProxy } from "../support/tcp-proxy.mjs";
 import { poolerConsole, startPgbouncer } from "../support/pooler.mjs";
@@ -77,8 +78,6 @@ const QUIET_LIMIT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const TARGETS = { pgReady: 2, redisBeforeRunStarted: 1, redisBlocked: 0, runStartedMs: 150, kbWriteMs: 200, stripeMs: 150, atRttMs: 50 };
 const ANSWER = "Hello from the bench double, streamed in four pieces.";
-const STRIPE_SECRET = E2E_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRETS.split(",").at(-1).trim();
-const BASEHUB_KEY = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
 const CONTENT_TENANT = E2E_WEBHOOK_SECRETS.BASEHUB_TENANT_ID;
 const nonce = randomBytes(4).toString("hex");
 let seq = 0;
@@ -386,7 +385,7 @@ const runBody = () => {
 };
 function stripeDelivery(body) {
   const t = Math.floor(Date.now() / 1000);
-  const signature = `t=${t},v1=${createHmac("sha256", STRIPE_SECRET).update(`${t}.${body}`).digest("hex")}`;
+  const signature = stripeSignature(body, { timestamp: t });
   return json(null, body, { "stripe-signature": signature });
 }
 function checkoutEvent() {
@@ -530,7 +529,7 @@ try {
       },
       request: () => {
         const body = JSON.stringify({ timestamp: new Date().toISOString(), type: "block.updated", data: { blockId: block, nonce: uid("n") } });
-        const signature = createHmac("sha256", BASEHUB_KEY).update(body).digest("hex");
+        const signature = basehubSignature(body);
         return { url: `${origin.webhooks}/webhooks/basehub`, init: json(null, body, { "x-basehub-webhook-signature": signature }) };
       },
       expect: (r) => r.status === 200 && r.body.includes('"duplicate":false'),

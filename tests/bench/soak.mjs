@@ -45,17 +45,17 @@
 // tests/bench/table.mjs. Not a node:test file: `node --test tests/` never runs it.
 
 import { spawn } from "node:child_process";
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import Stripe from "stripe";
 import { Agent, fetch as ufetch } from "undici";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
 import { poolerConsole } from "../support/pooler.mjs";
 import { tenantToken } from "../support/jwt.mjs";
+import { basehubSignature, stripeSignature } from "../support/signers.mjs";
 import { generousPlan } from "./plans.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { writeResults } from "./results.mjs";
@@ -269,9 +269,6 @@ const ops = {
 };
 
 // ---- webhooks: delivered until acknowledged, as the senders do ---------------------------------------
-const stripe = new Stripe("sk_test_soak_not_a_real_key");
-const STRIPE_SECRET = E2E_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRETS.split(",").at(-1).trim();
-const BASEHUB_KEY = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
 const CONTENT_TENANT = E2E_WEBHOOK_SECRETS.BASEHUB_TENANT_ID;
 let trafficEndsAt = Infinity;
 const jobs = new Set();
@@ -303,7 +300,7 @@ function deliverStripe(payload) {
   deliveries.stripe.set(id, entry);
   return untilAcknowledged(async () => {
     entry.attempts += 1;
-    const header = stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
+    const header = stripeSignature(payload);
     const rec = await request("stripe", `${origins.webhooks}/webhooks/stripe`, json(null, payload, { "stripe-signature": header }), expectStatus(200));
     if (rec.failure === null) {
       entry.acked = true;
@@ -359,7 +356,7 @@ function deliverBasehub(body) {
   const entry = deliveries.basehub.get(id);
   return untilAcknowledged(async () => {
     entry.attempts += 1;
-    const signature = createHmac("sha256", BASEHUB_KEY).update(body).digest("hex");
+    const signature = basehubSignature(body);
     const rec = await request("basehub", `${origins.webhooks}/webhooks/basehub`, json(null, body, { "x-basehub-webhook-signature": signature }), expectStatus(200));
     if (rec.failure === null) {
       entry.acked = true;

@@ -8,7 +8,8 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { basehubSignature } from "../support/signers.mjs";
 import http from "node:http";
 import pg from "pg";
 import { Redis } from "@upstash/redis";
@@ -19,7 +20,6 @@ import { tenantToken } from "../support/jwt.mjs";
 import { listener } from "../support/redis-subscribe.mjs";
 
 const TENANT = E2E_WEBHOOK_SECRETS.BASEHUB_TENANT_ID;
-const KEY = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
 const stack = stackEnv();
 const redis = new Redis({ url: stack.redisRestUrl, token: stack.redisRestToken, enableTelemetry: false });
 const uid = (p) => `${p}_${randomBytes(6).toString("hex")}`;
@@ -73,7 +73,7 @@ const eventId = (body) => `sha256:${createHash("sha256").update(body).digest("he
 const deliver = (body) =>
   bundle.fetch("/webhooks/basehub", {
     method: "POST",
-    headers: { "content-type": "application/json", "x-basehub-webhook-signature": createHmac("sha256", KEY).update(body).digest("hex") },
+    headers: { "content-type": "application/json", "x-basehub-webhook-signature": basehubSignature(body) },
     body,
   });
 const asked = (block) => cms.requests.filter((r) => r.ids.includes(block)).length;

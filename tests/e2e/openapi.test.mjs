@@ -5,12 +5,13 @@
 
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { startBundle, ROOT, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
+import { basehubSignature, stripeSignature, STRIPE_SECRET } from "../support/signers.mjs";
+import { startBundle, ROOT, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { split, render, outputPath, MOUNTS as SPLIT_MOUNTS } from "../../tools/openapi-split/split.mjs";
@@ -487,10 +488,7 @@ describe("run replay and conflicts", () => {
 
 // ---- webhooks ---------------------------------------------------------------------------------
 
-const STRIPE_SECRET = "whsec_e2e_current_secret";
-const stripeHeader = (payload, t = now(), secret = STRIPE_SECRET) => `t=${t},v1=${createHmac("sha256", secret).update(`${t}.${payload}`).digest("hex")}`;
-const basehubKey = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
-const basehubSignature = (payload) => createHmac("sha256", basehubKey).update(payload).digest("hex");
+const stripeHeader = (payload, t = now(), secret = STRIPE_SECRET) => stripeSignature(payload, { secret, timestamp: t });
 
 describe("webhooks", () => {
   test("stripe: 200 (then a duplicate), 400 for every refusal, 413 past 512 KiB", async () => {

@@ -4,11 +4,12 @@
 
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import pg from "pg";
 import Stripe from "stripe";
 import { Redis } from "@upstash/redis";
+import { basehubSignature, svixSignature } from "../support/signers.mjs";
 import { startBundle, stackEnv, E2E_JWT_SECRET, E2E_WEBHOOK_SECRETS } from "../support/bundle.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { subscription } from "../support/redis-subscribe.mjs";
@@ -195,12 +196,8 @@ describe("Stripe billing effects", () => {
 });
 
 describe("BaseHub", () => {
-  const key = E2E_WEBHOOK_SECRETS.BASEHUB_WEBHOOK_SECRET.split(":").slice(1).join(":");
-  const basehubSign = (body) => createHmac("sha256", key).update(body).digest("hex");
-  const svixSign = (id, ts, body) => {
-    const secret = Buffer.from(E2E_WEBHOOK_SECRETS.BASEHUB_SVIX_SECRET.replace("whsec_", ""), "base64");
-    return `v1,${createHmac("sha256", secret).update(`${id}.${ts}.${body}`).digest("base64")}`;
-  };
+  const basehubSign = (body) => basehubSignature(body);
+  const svixSign = (id, ts, body) => svixSignature(id, ts, body);
   const post = (body, headers) =>
     bundle.fetch("/webhooks/basehub", { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 

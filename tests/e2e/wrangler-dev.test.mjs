@@ -1,25 +1,47 @@
 // Smoke test through `wrangler dev`, exactly as a developer runs the bundle (scripts/dev):
-// the top-level router config plus each function's own wrangler.toml on one origin, secrets
-// taken from the environment, Hyperdrive pointed at the local Postgres through its pooler.
+// the top-level router config plus each function's wrangler.toml with local overrides applied
+// (tools/dev-config, as scripts/dev writes them), secrets from the environment, Hyperdrive
+// pointed at the local Postgres through its pooler.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { ROOT, FUNCTIONS, stackEnv } from "../support/bundle.mjs";
+import { ROOT, FUNCTIONS, stackEnv, ensurePlayground } from "../support/bundle.mjs";
 import { unusedPort } from "../support/ports.mjs";
-import { tenantToken } from "../support/jwt.mjs";
+import { hs256, tenantToken } from "../support/jwt.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { writeDevConfigs } from "../../tools/dev-config/write.mjs";
 
 let wrangler;
 let origin;
 let output = "";
+let configDir;
+const SECRETS = {
+  REDIS_REST_URL: stackEnv().redisRestUrl,
+  REDIS_REST_TOKEN: stackEnv().redisRestToken,
+  AUTH_JWT_SECRET: "e2e-wrangler-dev-secret",
+  STRIPE_WEBHOOK_SECRETS: "whsec_smoke",
+  BASEHUB_WEBHOOK_SECRET: "bshb_workflow_smoke:smoke",
+  BASEHUB_SVIX_SECRET: "whsec_c21va2U=",
+  LLM_BASE_URLS: "http://127.0.0.1:9",
+};
+// A local override of one function's var, as a developer writes it in .dev.overrides.
+const OVERRIDES = "agent.AUTH_AUDIENCE=wrangler-dev-audience\n";
 
 before(async () => {
   const stack = stackEnv();
   const port = await unusedPort();
   const inspectorPort = await unusedPort();
   origin = `http://127.0.0.1:${port}`;
-  const configs = ["wrangler.toml", ...FUNCTIONS.map((f) => `functions/${f}/wrangler.toml`)].flatMap((c) => ["-c", c]);
+  // What scripts/dev does before starting wrangler: each function's config with the overrides
+  // (tools/dev-config); the secrets come from the environment below.
+  configDir = mkdtempSync(path.join(tmpdir(), "sba-dev-config-"));
+  const functionConfigs = writeDevConfigs({ root: ROOT, out: configDir, functions: FUNCTIONS, overridesText: OVERRIDES });
+  // The router imports the built playground (scripts/dev runs tools/playground/build.mjs).
+  await ensurePlayground();
+  const configs = ["wrangler.toml", ...functionConfigs].flatMap((c) => ["-c", c]);
   wrangler = spawn(
     process.execPath,
     [
@@ -30,20 +52,16 @@ before(async () => {
       "--port", String(port),
       "--inspector-port", String(inspectorPort),
       "--show-interactive-dev-session=false",
+      // As scripts/dev: the router's dev tools for the playground.
+      "--var", "SBA_DEV_TOOLS:1",
     ],
     {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...SECRETS,
         WRANGLER_SEND_METRICS: "false",
         CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        REDIS_REST_URL: stack.redisRestUrl,
-        REDIS_REST_TOKEN: stack.redisRestToken,
-        AUTH_JWT_SECRET: "e2e-wrangler-dev-secret",
-        STRIPE_WEBHOOK_SECRETS: "whsec_smoke",
-        BASEHUB_WEBHOOK_SECRET: "bshb_workflow_smoke:smoke",
-        BASEHUB_SVIX_SECRET: "whsec_c21va2U=",
-        LLM_BASE_URLS: "http://127.0.0.1:9",
         // The pooler, as scripts/dev does (Hyperdrive pools in production).
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB: stack.postgresPooledUrl,
       },
@@ -67,6 +85,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
   if (!wrangler || wrangler.exitCode !== null) return;
   const exited = new Promise((r) => wrangler.once("exit", r));
   wrangler.kill("SIGINT");
@@ -93,12 +112,47 @@ test("wrangler dev: a function reaches Postgres and Redis with the environment's
   assert.equal(body.checks.redis.ok, true);
 });
 
+test("wrangler dev: a var overridden for one function applies, and its secrets still do", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const token = (aud) => hs256({ sub: "u", role: "authenticated", aud, iat: now, exp: now + 600, app_metadata: { tenant_id: "t-overrides" } }, SECRETS.AUTH_JWT_SECRET);
+  const events = (aud) => fetch(`${origin}/agent/runs/none/events`, { headers: { authorization: `Bearer ${token(aud)}` } });
+  const overridden = await events("wrangler-dev-audience");
+  assert.equal(overridden.status, 404, `accepted (the run does not exist): ${await overridden.text()}`);
+  const stock = await events("authenticated");
+  assert.equal(stock.status, 401, "the function's own AUTH_AUDIENCE was replaced");
+  // Another function keeps the stock value.
+  const kb = await fetch(`${origin}/kb/search?q=hours`, { headers: { authorization: `Bearer ${token("authenticated")}` } });
+  assert.equal(kb.status, 200, await kb.text());
+});
+
 test("wrangler dev: unknown paths get JSON 404s from the router and from a function", async () => {
   for (const p of ["/nowhere", "/webhooks/nowhere"]) {
     const res = await fetch(`${origin}${p}`);
     assert.equal(res.status, 404);
     assert.equal((await res.json()).error.code, "not_found");
   }
+});
+
+test("wrangler dev: the router serves the playground under its CSP, and its dev tools work", async () => {
+  const page = await fetch(`${origin}/`);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(page.headers.get("content-security-policy"), /^default-src 'none'; script-src 'self';/);
+  assert.match(await page.text(), /<script type="module" src="\/app.js"><\/script>/);
+  const script = await fetch(`${origin}/app.js`);
+  assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.ok((await script.text()).length > 10_000, "the bundled app, served as text (wrangler.toml [[rules]])");
+  const tenant = `t-playground-${Date.now()}`;
+  const { token } = await (await fetch(`${origin}/dev/token?tenant=${tenant}`)).json();
+  const search = await fetch(`${origin}/kb/search?q=hours`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(search.status, 200, "a dev token is a tenant token the functions accept");
+  const billing = await fetch(`${origin}/dev/stripe-event`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ tenant, plan: "pro" }) });
+  const receipt = await billing.json();
+  assert.equal(billing.status, 200, JSON.stringify(receipt));
+  assert.deepEqual(receipt.deliveries.map((d) => [d.type, d.status, d.body.outcome]), [
+    ["checkout.session.completed", 200, "applied"],
+    ["customer.subscription.created", 200, "applied"],
+  ]);
 });
 
 test("wrangler dev survives repeated database round trips (the connection-close trap)", async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildPlaygroundIfStale } from "../../tools/playground/build.mjs";
 
 // The Hyperdrive proxy opens its upstream socket with net.connect inside its connection
 // handler; remember the newest one so the handler below can tie it to its client socket.
@@ -51,6 +52,14 @@ export function stackEnv() {
     postgresPooledUrl: need("SBA_POSTGRES_POOLED_URL"),
     redisUrl: need("SBA_REDIS_URL"),
   };
+}
+
+// The dev router imports the built playground (target/playground): (re)build it when a source
+// is newer, once per process, before the first bundle starts (esbuild: a fraction of a second).
+let playgroundBuilt = null;
+export function ensurePlayground() {
+  playgroundBuilt ??= buildPlaygroundIfStale();
+  return playgroundBuilt;
 }
 
 function wranglerField(tomlPath, field) {
@@ -141,7 +150,35 @@ export async function startWorker(dir, bindings = {}) {
 }
 
 /**
+ * Miniflare options of the dev router (the top-level wrangler.toml's Worker), dev tools on:
+ * SBA_DEV_TOOLS as scripts/dev passes it, the bundle's JWT and Stripe secrets. `bindings`
+ * replace those (e.g. `{ SBA_DEV_TOOLS: "" }`).
+ */
+export function routerWorker(bindings = {}) {
+  const routerToml = path.join(ROOT, "wrangler.toml");
+  return {
+    name: wranglerField(routerToml, "name"),
+    modules: true,
+    scriptPath: path.join(ROOT, wranglerField(routerToml, "main")),
+    // The router imports openapi/openapi.json; Miniflare has no JSON module type, so it
+    // loads as text (wrangler's esbuild makes it an object; the router accepts both). The
+    // built playground is text too (wrangler.toml's [[rules]]). ONE rule per type: Miniflare
+    // keeps only the first rule of a type without `fallthrough`.
+    modulesRoot: ROOT,
+    modulesRules: [{ type: "Text", include: ["**/*.json", "**/target/playground/*"] }],
+    compatibilityDate: wranglerField(routerToml, "compatibility_date"),
+    bindings: {
+      SBA_DEV_TOOLS: "1",
+      AUTH_JWT_SECRET: E2E_JWT_SECRET,
+      STRIPE_WEBHOOK_SECRETS: E2E_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRETS,
+      ...bindings,
+    },
+  };
+}
+
+/**
  * Starts the bundle, every Hyperdrive binding on the stack's pooler (`postgresPooledUrl`).
+ * `overrides["dev-router"]` replaces bindings of the dev router (routerWorker).
  * `overrides[name]` replaces bindings of one function (e.g. a dead Postgres URL; note that
  * Miniflare keys its Hyperdrive proxy by binding name, so only the FIRST function's
  * `postgresUrl` decides host and port, the others' only user, password and database). Returns { url, logs, fetch, dispose }: `logs` collects parsed JSON lines.
@@ -177,7 +214,7 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
       }
     });
   };
-  const routerToml = path.join(ROOT, "wrangler.toml");
+  await ensurePlayground();
   // Miniflare 4.20260426 keys its Hyperdrive proxy servers by binding name, so with four
   // Workers all binding `DB` it closes only the last on dispose and the other three keep
   // Node alive. Record the servers it creates and close the leftovers ourselves.
@@ -218,14 +255,7 @@ export async function startBundle({ overrides = {}, extraWorkers = {}, direct = 
     },
     workers: [
       {
-        name: wranglerField(routerToml, "name"),
-        modules: true,
-        scriptPath: path.join(ROOT, wranglerField(routerToml, "main")),
-        // The router imports openapi/openapi.json; Miniflare has no JSON module type, so it
-        // loads as text (wrangler's esbuild makes it an object; the router accepts both).
-        modulesRoot: ROOT,
-        modulesRules: [{ type: "Text", include: ["**/*.json"] }],
-        compatibilityDate: wranglerField(routerToml, "compatibility_date"),
+        ...routerWorker(overrides["dev-router"]?.bindings),
         serviceBindings: {
           AGENT: "sba-agent",
           RATELIMITED_AGENT: "sba-ratelimited-agent",

@@ -3,7 +3,7 @@
 
 use crate::tenant_tx;
 use sba_extract::sba_tenant::TenantContext;
-use sba_http::{json, ApiError, Call};
+use sba_http::{json, ApiError, Call, Params};
 use sba_kb::idempotency::{is_valid_key, request_hash};
 use sba_kb::store::{self, IngestAnswer, IngestParams};
 use sba_kb::{prepare, Batch, NewDocument};
@@ -20,7 +20,7 @@ const SEARCH_DEFAULT_LIMIT: i64 = 10;
 const SEARCH_MAX_LIMIT: i64 = 50;
 const SEARCH_MAX_QUERY_CHARS: usize = 256;
 
-pub async fn create(mut call: Call) -> Result<Response, ApiError> {
+pub async fn create(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let key = idempotency_key(&call)?;
     let (doc, body): (NewDocument, _) = sba_extract::json_and_bytes(&mut call, DOCUMENT_BODY_LIMIT).await?;
@@ -29,13 +29,14 @@ pub async fn create(mut call: Call) -> Result<Response, ApiError> {
     ingest(&call, &tenant, params).await
 }
 
-pub async fn create_batch(mut call: Call) -> Result<Response, ApiError> {
+pub async fn create_batch(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let key = idempotency_key(&call)?;
     let body = sba_extract::json_bytes(&mut call, BATCH_BODY_LIMIT).await?;
     let batch = Batch::parse(&body)?;
     let prepared: Vec<_> = batch.documents.iter().map(prepare).collect();
-    let params = guarded(IngestParams::new(batch.documents.iter().zip(&prepared), true), "POST /kb/documents:batch", key, &body);
+    let params =
+        guarded(IngestParams::new(batch.documents.iter().zip(&prepared), true), "POST /kb/documents:batch", key, &body);
     ingest(&call, &tenant, params).await
 }
 
@@ -58,9 +59,9 @@ fn guarded(params: IngestParams, scope: &str, key: Option<String>, body: &[u8]) 
     }
 }
 
-pub async fn get(call: Call, id: &str) -> Result<Response, ApiError> {
+pub async fn get(call: Call, params: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
-    let id = document_id(id)?;
+    let id = document_id(params.get("id"))?;
     let rows = tenant_tx::statement(&call, &tenant, store::GET, &[(&id, Type::UUID)]).await?;
     match store::document_from_rows(&rows).map_err(PgError::from)? {
         Some(doc) => json(200, &json!(doc)),
@@ -68,9 +69,9 @@ pub async fn get(call: Call, id: &str) -> Result<Response, ApiError> {
     }
 }
 
-pub async fn delete(call: Call, id: &str) -> Result<Response, ApiError> {
+pub async fn delete(call: Call, params: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
-    let id = document_id(id)?;
+    let id = document_id(params.get("id"))?;
     let rows = tenant_tx::statement(&call, &tenant, store::DELETE, &[(&id, Type::UUID)]).await?;
     if rows.is_empty() {
         return Err(document_not_found());
@@ -78,7 +79,7 @@ pub async fn delete(call: Call, id: &str) -> Result<Response, ApiError> {
     json(200, &json!({ "id": id, "deleted": true }))
 }
 
-pub async fn search(call: Call) -> Result<Response, ApiError> {
+pub async fn search(call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let url = call.req.url().map_err(ApiError::internal)?;
     let mut query = None;
@@ -89,9 +90,21 @@ pub async fn search(call: Call) -> Result<Response, ApiError> {
             "q" => query = Some(value.trim().to_owned()),
             "limit" => match value.parse::<i64>() {
                 Ok(n) if (1..=SEARCH_MAX_LIMIT).contains(&n) => limit = n,
-                Ok(n) if n < 1 => issues.push(issue("limit", "too_small", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
-                Ok(_) => issues.push(issue("limit", "too_big", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
-                Err(_) => issues.push(issue("limit", "invalid_type", &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"))),
+                Ok(n) if n < 1 => issues.push(issue(
+                    "limit",
+                    "too_small",
+                    &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"),
+                )),
+                Ok(_) => issues.push(issue(
+                    "limit",
+                    "too_big",
+                    &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"),
+                )),
+                Err(_) => issues.push(issue(
+                    "limit",
+                    "invalid_type",
+                    &format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"),
+                )),
             },
             _ => {}
         }
@@ -110,7 +123,8 @@ pub async fn search(call: Call) -> Result<Response, ApiError> {
             .with_details(json!({ "issues": issues })));
     }
     let query = query.unwrap_or_default();
-    let rows = tenant_tx::statement(&call, &tenant, store::SEARCH, &[(&query, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let rows =
+        tenant_tx::statement(&call, &tenant, store::SEARCH, &[(&query, Type::TEXT), (&limit, Type::INT8)]).await?;
     let hits = store::hits_from_rows(&rows).map_err(PgError::from)?;
     json(200, &json!({ "query": query, "hits": hits }))
 }

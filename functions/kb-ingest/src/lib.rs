@@ -7,59 +7,31 @@ mod handlers;
 mod reingest;
 mod tenant_tx;
 
-use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
-use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
+use sba_http::{routes, serve, service, Route, Service};
+use worker::{event, Context, Env, MessageBatch, Request, Response};
 
-const SERVICE: Service = service!("kb-ingest", mounts: &["/kb"]);
+const SERVICE: Service = service!(
+    "kb-ingest",
+    mounts: &["/kb"],
+    // Its own contract (`tools/openapi-split` cuts it from the whole document).
+    openapi: Some(include_str!("../../../openapi/functions/kb-ingest.json")),
+    probes: sba_config::probes
+);
 
-/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
-const OPENAPI: &str = include_str!("../../../openapi/functions/kb-ingest.json");
+const ROUTES: &[Route] = routes![
+    POST "/documents" => handlers::create,
+    POST "/documents:batch" => handlers::create_batch,
+    GET "/documents/{id}" => handlers::get,
+    DELETE "/documents/{id}" => handlers::delete,
+    GET "/search" => handlers::search,
+];
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, ctx, route).await
+    serve(&SERVICE, req, env, ctx, ROUTES).await
 }
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<sba_content::ReingestJob>, env: Env, _ctx: Context) -> worker::Result<()> {
     reingest::consume(batch, env).await
-}
-
-async fn route(call: Call) -> Result<Response, ApiError> {
-    let path = call.path.clone();
-    match path.segments().as_slice() {
-        ["healthz"] => {
-            call.route("/healthz", &[Method::Get])?;
-            health(&SERVICE)
-        }
-        ["readyz"] => {
-            call.route("/readyz", &[Method::Get])?;
-            readiness(&SERVICE, sba_config::probes(&call.env)).await
-        }
-        ["openapi.json"] => {
-            call.route("/openapi.json", &[Method::Get])?;
-            json_text(OPENAPI)
-        }
-        ["documents"] => {
-            call.route("/documents", &[Method::Post])?;
-            handlers::create(call).await
-        }
-        ["documents:batch"] => {
-            call.route("/documents:batch", &[Method::Post])?;
-            handlers::create_batch(call).await
-        }
-        ["documents", id] => {
-            call.route("/documents/{id}", &[Method::Get, Method::Delete])?;
-            if call.req.method() == Method::Delete {
-                handlers::delete(call, id).await
-            } else {
-                handlers::get(call, id).await
-            }
-        }
-        ["search"] => {
-            call.route("/search", &[Method::Get])?;
-            handlers::search(call).await
-        }
-        _ => Err(call.not_found()),
-    }
 }

@@ -8,7 +8,6 @@
 //! dead-letter queue, whose batches come here too and are logged at error level. Without
 //! `BASEHUB_COMPONENT` (re-ingest not set up) the job only marks the blocks' documents stale.
 
-use sba_config::DB_BINDING;
 use sba_content::api::{ContentApi, Entry};
 use sba_content::ReingestJob;
 use sba_kb::store::{self, IngestAnswer, IngestParams};
@@ -23,7 +22,6 @@ use std::time::Duration;
 use validator::Validate;
 use worker::{console_log, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
-const DB_TIMEOUT: Duration = Duration::from_secs(10);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The queue's next attempt after a failed read (`REINGEST_RETRY_DELAY_SECS` overrides).
 const RETRY_DELAY_SECS: u32 = 10;
@@ -52,7 +50,11 @@ pub async fn consume(batch: MessageBatch<ReingestJob>, env: Env) -> worker::Resu
             console_log!("{line}");
         };
         if dead_letters {
-            log("error", "re-ingest job dead-lettered: its retries are spent; the old versions stay searchable", json!({"blockIds": job.block_ids}));
+            log(
+                "error",
+                "re-ingest job dead-lettered: its retries are spent; the old versions stay searchable",
+                json!({"blockIds": job.block_ids}),
+            );
             message.ack();
             continue;
         }
@@ -63,7 +65,10 @@ pub async fn consume(batch: MessageBatch<ReingestJob>, env: Env) -> worker::Resu
             }
             Err(Failure::Retry(e)) => {
                 log("warn", "re-ingest job failed; retried", json!({"error": e}));
-                let delay = sba_config::setting(&env, "REINGEST_RETRY_DELAY_SECS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(RETRY_DELAY_SECS);
+                let delay = sba_config::setting(&env, "REINGEST_RETRY_DELAY_SECS")
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(RETRY_DELAY_SECS);
                 message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay).build());
             }
             Err(Failure::Permanent(e)) => {
@@ -107,10 +112,13 @@ async fn read_entries(api: &ContentApi, job: &ReingestJob) -> Result<Vec<Entry>,
         if !(200..300).contains(&status) {
             return Err(format!("BaseHub content API answered {status}"));
         }
-        let answer: Value = serde_json::from_slice(&bytes).map_err(|_| "BaseHub content API answered with something other than JSON".to_owned())?;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| "BaseHub content API answered with something other than JSON".to_owned())?;
         api.entries(&answer)
     };
-    sba_sleep::within(FETCH_TIMEOUT, exchange).await.unwrap_or_else(|| Err("BaseHub content API did not answer in time".into()))
+    sba_sleep::within(FETCH_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|| Err("BaseHub content API did not answer in time".into()))
 }
 
 fn document(entry: &Entry, job: &ReingestJob) -> NewDocument {
@@ -136,12 +144,8 @@ fn claims(job: &ReingestJob) -> Value {
 async fn ingest(env: &Env, job: &ReingestJob, params: &IngestParams) -> Result<Value, Failure> {
     let claims = claims(job);
     let tenant = job.tenant.clone();
-    let rows = sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let actor = Actor::Tenant { claims: &claims, tenant_id: &tenant };
-        sba_rls::one_statement(&client, &actor, store::INGEST, &params.params()).await.map_err(PgError::from)
-    })
-    .await
-    .map_err(store_failure)?;
+    let actor = Actor::Tenant { claims: &claims, tenant_id: &tenant };
+    let rows = sba_config::statement(env, &actor, store::INGEST, &params.params()).await.map_err(store_failure)?;
     match store::ingest_answer(&rows) {
         Ok(IngestAnswer::Done { body, .. }) => Ok(body),
         Ok(_) => Ok(Value::Null),
@@ -152,13 +156,10 @@ async fn ingest(env: &Env, job: &ReingestJob, params: &IngestParams) -> Result<V
 async fn mark_stale(env: &Env, job: &ReingestJob) -> Result<u64, Failure> {
     let claims = claims(job);
     let (tenant, block_ids, event_id) = (job.tenant.clone(), job.block_ids.clone(), job.event_id.clone());
-    let rows = sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let actor = Actor::Tenant { claims: &claims, tenant_id: &tenant };
-        let params = [(&block_ids as &(dyn sba_pg::tokio_postgres::types::ToSql + Sync), Type::TEXT_ARRAY), (&event_id, Type::TEXT)];
-        sba_rls::one_statement(&client, &actor, store::MARK_STALE, &params).await.map_err(PgError::from)
-    })
-    .await
-    .map_err(store_failure)?;
+    let actor = Actor::Tenant { claims: &claims, tenant_id: &tenant };
+    let params =
+        [(&block_ids as &(dyn sba_pg::tokio_postgres::types::ToSql + Sync), Type::TEXT_ARRAY), (&event_id, Type::TEXT)];
+    let rows = sba_config::statement(env, &actor, store::MARK_STALE, &params).await.map_err(store_failure)?;
     Ok(rows.len() as u64)
 }
 

@@ -1,24 +1,22 @@
 //! Each kb route is ONE statement run as the request's tenant (RLS): sent with its BEGIN,
 //! claims, role and COMMIT as one pipeline, so a route costs one round trip to Postgres.
 
-use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
 use sba_pg::tokio_postgres::types::{ToSql, Type};
 use sba_pg::tokio_postgres::Row;
 use sba_pg::PgError;
 use sba_rls::Actor;
-use std::time::Duration;
 
-const DB_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub async fn statement(call: &Call, tenant: &TenantContext, sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, ApiError> {
+pub async fn statement(
+    call: &Call,
+    tenant: &TenantContext,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, ApiError> {
     let started = js_sys::Date::now();
     let actor = Actor::Tenant { claims: &tenant.claims, tenant_id: &tenant.tenant_id };
-    let rows = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        sba_rls::one_statement(&client, &actor, sql, params).await.map_err(PgError::from)
-    })
-    .await;
+    let rows = sba_config::statement(&call.env, &actor, sql, params).await;
     call.ctx.record_timing("db", js_sys::Date::now() - started);
     rows.map_err(quota_or_store_error)
 }
@@ -29,8 +27,12 @@ fn quota_or_store_error(e: PgError) -> ApiError {
     if let PgError::Query(q) = &e {
         if let Some(db) = q.as_db_error().filter(|db| db.code().code() == "SBQ01") {
             let limit: i64 = db.detail().and_then(|d| d.parse().ok()).unwrap_or_default();
-            return ApiError::new(429, "quota_exceeded", format!("the kbDocuments quota of this plan ({limit}) is used up; nothing was stored"))
-                .with_details(serde_json::json!({ "quota": "kbDocuments", "limit": limit }));
+            return ApiError::new(
+                429,
+                "quota_exceeded",
+                format!("the kbDocuments quota of this plan ({limit}) is used up; nothing was stored"),
+            )
+            .with_details(serde_json::json!({ "quota": "kbDocuments", "limit": limit }));
         }
     }
     e.into()

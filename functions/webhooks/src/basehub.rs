@@ -4,28 +4,35 @@
 //! outbox, see `outbox`): cached content dropped, an invalidation published, a KB re-ingest
 //! job queued; then the app's revalidate URL is called after the response.
 
-use crate::{header, now_secs, BODY_LIMIT};
 use crate::outbox::{self, Outcome};
+use crate::{header, now_secs, BODY_LIMIT};
 use sba_config::setting;
 use sba_content::{Envelope, ReingestJob};
-use sba_http::{json, read_limited, ApiError, Call};
-use serde_json::json;
+use sba_http::{json, read_limited, ApiError, Call, Params};
 use sba_outbound::http::Outgoing;
+use serde_json::json;
 use worker::{console_log, Response};
 
 const SVIX_TOLERANCE_SECS: i64 = 300;
 
-pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
+pub async fn handle(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let body = read_limited(&mut call.req, BODY_LIMIT).await?;
     let event_id = verify(&call, &body)?;
     crate::refuse_nul(&body)?;
-    let envelope: Envelope = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_event", "the body is not a BaseHub event envelope").with_cause(e))?;
+    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_event", "the body is not a BaseHub event envelope").with_cause(e)
+    })?;
     let tenant = setting(&call.env, "BASEHUB_TENANT_ID")?;
     call.ctx.set_tenant(&tenant);
 
     let block_ids = envelope.block_ids();
-    let job = ReingestJob { tenant: tenant.clone(), event_id, event_type: envelope.kind.clone(), block_ids, traceparent: Some(call.ctx.trace.traceparent()) };
+    let job = ReingestJob {
+        tenant: tenant.clone(),
+        event_id,
+        event_type: envelope.kind.clone(),
+        block_ids,
+        traceparent: Some(call.ctx.trace.traceparent()),
+    };
     // One round trip: the dedupe record and the outbox row (or the claim of an earlier
     // delivery's unfinished row), in one transaction.
     let claim = outbox::accept(&call.env, &job).await?;
@@ -45,7 +52,8 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     });
     if let Some(error) = &effects.error {
         // The sender retries; its redelivery (or the cron) does only what is still missing.
-        return Err(ApiError::unavailable("effects_pending", "the change is recorded but not yet applied; retry", 5).with_cause(error.clone()));
+        return Err(ApiError::unavailable("effects_pending", "the change is recorded but not yet applied; retry", 5)
+            .with_cause(error.clone()));
     }
     revalidate_later(&call, &tenant, &job.block_ids);
     json(200, &json!({ "received": true, "duplicate": false, "invalidated": job.block_ids.len(), "queued": true }))
@@ -97,5 +105,8 @@ fn revalidate_later(call: &Call, tenant: &str, block_ids: &[String]) {
 }
 
 fn warn(call: &Call, msg: &str, error: &str) {
-    console_log!("{}", json!({ "level": "warn", "msg": msg, "error": error, "requestId": call.ctx.request_id.as_str() }));
+    console_log!(
+        "{}",
+        json!({ "level": "warn", "msg": msg, "error": error, "requestId": call.ctx.request_id.as_str() })
+    );
 }

@@ -7,20 +7,28 @@ mod basehub;
 mod outbox;
 mod stripe;
 
-use sba_http::{health, json_text, readiness, serve, service, ApiError, Call, Service};
-use worker::{console_log, event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
+use sba_http::{routes, serve, service, ApiError, Call, Route, Service};
+use worker::{console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
-const SERVICE: Service = service!("webhooks", mounts: &["/webhooks"]);
+const SERVICE: Service = service!(
+    "webhooks",
+    mounts: &["/webhooks"],
+    // Its own contract (`tools/openapi-split` cuts it from the whole document).
+    openapi: Some(include_str!("../../../openapi/functions/webhooks.json")),
+    probes: sba_config::probes
+);
+
+const ROUTES: &[Route] = routes![
+    POST "/stripe" => stripe::handle,
+    POST "/basehub" => basehub::handle,
+];
 
 /// Stripe's and BaseHub's events are small; anything near this is not theirs.
 pub(crate) const BODY_LIMIT: usize = 512 * 1024;
 
-/// This function's own OpenAPI document (`tools/openapi-split` cuts it from the whole one).
-const OPENAPI: &str = include_str!("../../../openapi/functions/webhooks.json");
-
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, ctx, route).await
+    serve(&SERVICE, req, env, ctx, ROUTES).await
 }
 
 /// Every minute: finish BaseHub events whose effects are still owed and that no delivery is
@@ -28,33 +36,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = outbox::sweep(&env).await {
-        console_log!("{}", serde_json::json!({ "level": "warn", "msg": "outbox sweep failed", "error": e.to_string() }));
-    }
-}
-
-async fn route(call: Call) -> Result<Response, ApiError> {
-    match call.path.segments().as_slice() {
-        ["healthz"] => {
-            call.route("/healthz", &[Method::Get])?;
-            health(&SERVICE)
-        }
-        ["readyz"] => {
-            call.route("/readyz", &[Method::Get])?;
-            readiness(&SERVICE, sba_config::probes(&call.env)).await
-        }
-        ["openapi.json"] => {
-            call.route("/openapi.json", &[Method::Get])?;
-            json_text(OPENAPI)
-        }
-        ["stripe"] => {
-            call.route("/stripe", &[Method::Post])?;
-            stripe::handle(call).await
-        }
-        ["basehub"] => {
-            call.route("/basehub", &[Method::Post])?;
-            basehub::handle(call).await
-        }
-        _ => Err(call.not_found()),
+        console_log!(
+            "{}",
+            serde_json::json!({ "level": "warn", "msg": "outbox sweep failed", "error": e.to_string() })
+        );
     }
 }
 

@@ -9,7 +9,6 @@
 //! one is holding. Concurrent identical deliveries: one holds the lease, the others are
 //! duplicates.
 
-use sba_config::DB_BINDING;
 use sba_content::{block_cache_key, block_cache_url, invalidation_channel, ReingestJob};
 use sba_pg::tokio_postgres::types::Type;
 use sba_pg::tokio_postgres::Row;
@@ -17,10 +16,8 @@ use sba_pg::PgError;
 use sba_redis::{Cmd, RedisRest};
 use sba_rls::Actor;
 use serde_json::{json, Value};
-use std::time::Duration;
 use worker::{console_log, Cache, Env};
 
-const DB_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a claim keeps other deliveries (and the cron) off a row: longer than one
 /// delivery's effects take, short enough that a Worker that died mid-way is finished soon.
 const LEASE_SECS: i32 = 30;
@@ -61,24 +58,30 @@ pub struct Effects {
 /// unfinished row: one statement, one round trip.
 pub async fn accept(env: &Env, job: &ReingestJob) -> Result<Claim, PgError> {
     let job_json = serde_json::to_value(job).unwrap_or(Value::Null);
-    let (id, kind, tenant, blocks) = (job.event_id.clone(), job.event_type.clone(), job.tenant.clone(), job.block_ids.clone());
-    let rows = sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let lease = LEASE_SECS;
-        sba_rls::one_statement(
-            &client,
-            &Actor::Service,
-            "select outcome, invalidated, queued, job from basehub_accept($1, $2, $3, $4, $5, $6)",
-            &[(&id, Type::TEXT), (&kind, Type::TEXT), (&tenant, Type::TEXT), (&blocks, Type::TEXT_ARRAY), (&job_json, Type::JSONB), (&lease, Type::INT4)],
-        )
-        .await
-        .map_err(PgError::from)
-    })
+    let (id, kind, tenant, blocks) =
+        (job.event_id.clone(), job.event_type.clone(), job.tenant.clone(), job.block_ids.clone());
+    let lease = LEASE_SECS;
+    let rows = sba_config::statement(
+        env,
+        &Actor::Service,
+        "select outcome, invalidated, queued, job from basehub_accept($1, $2, $3, $4, $5, $6)",
+        &[
+            (&id, Type::TEXT),
+            (&kind, Type::TEXT),
+            (&tenant, Type::TEXT),
+            (&blocks, Type::TEXT_ARRAY),
+            (&job_json, Type::JSONB),
+            (&lease, Type::INT4),
+        ],
+    )
     .await?;
     claim_from(rows.first())
 }
 
 fn claim_from(row: Option<&Row>) -> Result<Claim, PgError> {
-    let Some(row) = row else { return Ok(Claim { outcome: Outcome::Done, invalidated: true, queued: true, job: None }) };
+    let Some(row) = row else {
+        return Ok(Claim { outcome: Outcome::Done, invalidated: true, queued: true, job: None });
+    };
     let outcome = match row.try_get::<_, String>(0)?.as_str() {
         "claimed" => Outcome::Claimed,
         "busy" => Outcome::Busy,
@@ -111,7 +114,11 @@ pub async fn apply(env: &Env, redis: Result<RedisRest, String>, claim: &Claim, j
     };
     let (invalidated, queued) = futures_util::join!(invalidate, enqueue);
     let errors: Vec<String> = [&invalidated, &queued].into_iter().filter_map(|r| r.clone().err()).collect();
-    Effects { invalidated: invalidated.is_ok(), queued: queued.is_ok(), error: (!errors.is_empty()).then(|| errors.join("; ")) }
+    Effects {
+        invalidated: invalidated.is_ok(),
+        queued: queued.is_ok(),
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+    }
 }
 
 /// Drops what we cache for the changed blocks (Redis keys, Cache API entries) and tells
@@ -132,7 +139,10 @@ async fn invalidate(redis: RedisRest, job: &ReingestJob) -> Result<(), String> {
     for id in &job.block_ids {
         // The Cache API is per data centre and entries expire: a failed delete is logged, not retried.
         if let Err(e) = cache.delete(block_cache_url(&job.tenant, id), false).await {
-            console_log!("{}", json!({ "level": "warn", "msg": "Cache API delete failed", "error": e.to_string(), "eventId": job.event_id }));
+            console_log!(
+                "{}",
+                json!({ "level": "warn", "msg": "Cache API delete failed", "error": e.to_string(), "eventId": job.event_id })
+            );
         }
     }
     Ok(())
@@ -140,34 +150,27 @@ async fn invalidate(redis: RedisRest, job: &ReingestJob) -> Result<(), String> {
 
 /// Records what an attempt achieved and gives the lease back. True once nothing is left.
 pub async fn record(env: &Env, event_id: &str, effects: &Effects) -> Result<bool, PgError> {
-    let (id, invalidated, queued, error) = (event_id.to_owned(), effects.invalidated, effects.queued, effects.error.clone());
-    let rows = sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        sba_rls::one_statement(
-            &client,
-            &Actor::Service,
-            "select basehub_progress($1, $2, $3, $4)",
-            &[(&id, Type::TEXT), (&invalidated, Type::BOOL), (&queued, Type::BOOL), (&error, Type::TEXT)],
-        )
-        .await
-        .map_err(PgError::from)
-    })
+    let (id, invalidated, queued, error) =
+        (event_id.to_owned(), effects.invalidated, effects.queued, effects.error.clone());
+    let rows = sba_config::statement(
+        env,
+        &Actor::Service,
+        "select basehub_progress($1, $2, $3, $4)",
+        &[(&id, Type::TEXT), (&invalidated, Type::BOOL), (&queued, Type::BOOL), (&error, Type::TEXT)],
+    )
     .await?;
     Ok(rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()).unwrap_or(false))
 }
 
 /// The cron: finishes unfinished rows that no delivery holds. Returns how many it finished.
 pub async fn sweep(env: &Env) -> Result<usize, PgError> {
-    let rows = sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let (age, lease, limit) = (SWEEP_MIN_AGE_SECS, LEASE_SECS, SWEEP_BATCH);
-        sba_rls::one_statement(
-            &client,
-            &Actor::Service,
-            "select event_id, invalidated, queued, job, attempts from basehub_due($1, $2, $3)",
-            &[(&age, Type::INT4), (&lease, Type::INT4), (&limit, Type::INT4)],
-        )
-        .await
-        .map_err(PgError::from)
-    })
+    let (age, lease, limit) = (SWEEP_MIN_AGE_SECS, LEASE_SECS, SWEEP_BATCH);
+    let rows = sba_config::statement(
+        env,
+        &Actor::Service,
+        "select event_id, invalidated, queued, job, attempts from basehub_due($1, $2, $3)",
+        &[(&age, Type::INT4), (&lease, Type::INT4), (&limit, Type::INT4)],
+    )
     .await?;
     let mut finished = 0;
     for row in &rows {
@@ -182,7 +185,13 @@ pub async fn sweep(env: &Env) -> Result<usize, PgError> {
         let Some(job) = claim.job.clone() else { continue };
         let effects = apply(env, sba_config::redis(env).map_err(|e| e.message), &claim, &job).await;
         let done = record(env, &event_id, &effects).await?;
-        let level = if done { "info" } else if attempts >= ATTEMPTS_BEFORE_ALARM { "error" } else { "warn" };
+        let level = if done {
+            "info"
+        } else if attempts >= ATTEMPTS_BEFORE_ALARM {
+            "error"
+        } else {
+            "warn"
+        };
         console_log!(
             "{}",
             json!({ "level": level, "msg": if done { "outbox event finished by the sweep" } else { "outbox event still pending" }, "eventId": event_id, "attempts": attempts, "error": effects.error })

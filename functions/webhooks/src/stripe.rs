@@ -3,21 +3,19 @@
 use crate::{header, now_secs, BODY_LIMIT};
 use sba_billing::apply::{applied_from_rows, APPLY_EVENT};
 use sba_billing::{Event, Outcome};
+use sba_config::setting;
+use sba_http::{json, read_limited, ApiError, Call, Params};
 use sba_pg::tokio_postgres::types::Type;
-use sba_rls::Actor;
-use sba_config::{setting, DB_BINDING};
-use sba_http::{json, read_limited, ApiError, Call};
 use sba_pg::PgError;
 use sba_redis::Cmd;
+use sba_rls::Actor;
 use serde_json::json;
-use std::time::Duration;
 use worker::{console_log, Response};
 
 /// Stripe's own default; later timestamps are refused too (replays from the future).
 const TOLERANCE_SECS: i64 = 300;
-const DB_TIMEOUT: Duration = Duration::from_secs(8);
 
-pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
+pub async fn handle(mut call: Call, _: Params) -> Result<Response, ApiError> {
     // Secrets first: a misconfigured deploy must say so, not blame the sender.
     let secrets = sba_webhook_verify::parse_secrets(&setting(&call.env, "STRIPE_WEBHOOK_SECRETS")?);
     // The body before any 400: answering with the request body unread makes the runtime drop
@@ -35,12 +33,9 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
     let event_id = event.id.clone();
     // One round trip: the event is recorded and applied, and the plan read back, by one SQL
     // function inside a pipelined service-role transaction.
-    let applied = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        let record = sba_billing::apply::event_for_db(&event);
-        let rows = sba_rls::one_statement(&client, &Actor::Service, APPLY_EVENT, &[(&record, Type::JSONB)]).await?;
-        Ok::<_, PgError>(applied_from_rows(&rows)?)
-    })
-    .await?;
+    let record = sba_billing::apply::event_for_db(&event);
+    let rows = sba_config::statement(&call.env, &Actor::Service, APPLY_EVENT, &[(&record, Type::JSONB)]).await?;
+    let applied = applied_from_rows(&rows).map_err(PgError::from)?;
     let plan = applied.plan.clone().filter(|_| applied.outcome == Outcome::Applied);
 
     if let Some(tenant) = &applied.tenant {
@@ -63,10 +58,15 @@ pub async fn handle(mut call: Call) -> Result<Response, ApiError> {
         match sba_config::redis_for(&call) {
             Ok(redis) => {
                 if let Err(e) = redis.pipeline(&commands).await {
-                    console_log!("{}", json!({"level": "warn", "msg": "billing notification failed", "error": e.to_string(), "requestId": call.ctx.request_id.as_str()}));
+                    console_log!(
+                        "{}",
+                        json!({"level": "warn", "msg": "billing notification failed", "error": e.to_string(), "requestId": call.ctx.request_id.as_str()})
+                    );
                 }
             }
-            Err(e) => console_log!("{}", json!({"level": "warn", "msg": "billing notification skipped", "error": e.message})),
+            Err(e) => {
+                console_log!("{}", json!({"level": "warn", "msg": "billing notification skipped", "error": e.message}))
+            }
         }
     }
     json(

@@ -86,11 +86,9 @@ pub(crate) async fn run(tx: &Transaction<'_>, ctx: &ToolContext, args: Args) -> 
             &[&args.title, &args.notes, &args.due_date, &ctx.subject, &ctx.run_id],
         )
         .await?;
-    let (id, title, status, due_date): (Uuid, String, String, Option<String>) = (row.get(0), row.get(1), row.get(2), row.get(3));
-    Ok(success(
-        json!({"id": id, "title": title, "status": status, "dueDate": due_date}),
-        json!({"taskId": id}),
-    ))
+    let (id, title, status, due_date): (Uuid, String, String, Option<String>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok(success(json!({"id": id, "title": title, "status": status, "dueDate": due_date}), json!({"taskId": id})))
 }
 
 #[cfg(test)]
@@ -108,7 +106,9 @@ mod tests {
         let args: Args = parse(r#"{"title": "Call Ana", "notes": "line 1\nline 2", "dueDate": "2028-02-29"}"#).unwrap();
         assert_eq!(args.due_date.as_deref(), Some("2028-02-29"));
         assert!(parse::<Args>(r#"{"title": "x", "notes": null, "dueDate": null}"#).is_ok());
-        assert!(parse::<Args>(&format!(r#"{{"title": "{}", "notes": "{}"}}"#, "t".repeat(200), "n".repeat(4000))).is_ok());
+        assert!(
+            parse::<Args>(&format!(r#"{{"title": "{}", "notes": "{}"}}"#, "t".repeat(200), "n".repeat(4000))).is_ok()
+        );
     }
 
     #[test]
@@ -134,7 +134,20 @@ mod tests {
         for ok in ["2026-11-26", "2028-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {
             assert!(calendar_date(ok).is_ok(), "{ok}");
         }
-        for bad in ["2026-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "0000-01-01", "2026-1-01", "2026/01/01", "2026-01-01T00:00", "+026-01-01", "２０２６-01-01", ""] {
+        for bad in [
+            "2026-02-29",
+            "1900-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-04-31",
+            "0000-01-01",
+            "2026-1-01",
+            "2026/01/01",
+            "2026-01-01T00:00",
+            "+026-01-01",
+            "２０２６-01-01",
+            "",
+        ] {
             assert!(calendar_date(bad).is_err(), "{bad}");
         }
     }

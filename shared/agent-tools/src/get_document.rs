@@ -81,9 +81,17 @@ mod tests {
     #[test]
     fn document_id_must_be_a_uuid() {
         assert!(parse::<Args>(r#"{"documentId": "6f9619ff-8b86-d011-b42d-00cf4fc964ff"}"#).is_ok());
-        for bad in [r#"{"documentId": "nope"}"#, r#"{"documentId": ""}"#, r#"{"documentId": "6f9619ff-8b86-d011-b42d-00cf4fc964f"}"#] {
+        for bad in [
+            r#"{"documentId": "nope"}"#,
+            r#"{"documentId": ""}"#,
+            r#"{"documentId": "6f9619ff-8b86-d011-b42d-00cf4fc964f"}"#,
+        ] {
             let issues = parse::<Args>(bad).err().unwrap();
-            assert_eq!((issues[0].code.as_str(), &issues[0].path), ("invalid_uuid", &vec!["documentId".into()]), "{bad}");
+            assert_eq!(
+                (issues[0].code.as_str(), &issues[0].path),
+                ("invalid_uuid", &vec!["documentId".into()]),
+                "{bad}"
+            );
         }
         assert_eq!(parse::<Args>(r#"{"documentId": 7}"#).err().unwrap()[0].code, "invalid_type");
         assert_eq!(parse::<Args>(r#"{"document_id": "x"}"#).err().unwrap()[0].code, "unknown_field");

@@ -49,8 +49,12 @@ pub async fn call(tx: &Transaction<'_>, ctx: &ToolContext, name: &str, arguments
 /// as `{}` (some models send that for "no arguments"), so the issues name missing fields.
 pub(crate) fn parse<T: DeserializeOwned + Validate>(arguments_json: &str) -> Result<T, Vec<Issue>> {
     if arguments_json.len() > MAX_ARGUMENTS_BYTES {
-        return Err(vec![Issue::new(Vec::new(), "too_large", format!("arguments must be at most {MAX_ARGUMENTS_BYTES} bytes"))
-            .with_param("max", json!(MAX_ARGUMENTS_BYTES))]);
+        return Err(vec![Issue::new(
+            Vec::new(),
+            "too_large",
+            format!("arguments must be at most {MAX_ARGUMENTS_BYTES} bytes"),
+        )
+        .with_param("max", json!(MAX_ARGUMENTS_BYTES))]);
     }
     let text = if arguments_json.trim().is_empty() { "{}" } else { arguments_json };
     let value: Value = serde_json::from_str(text)

@@ -150,8 +150,12 @@ fn row_issues(table: &Table) -> Vec<Issue> {
         };
         if row.len() != table.columns.len() {
             issues.push(
-                Issue::new(at(None), "invalid_length", format!("must have {} cells, one per column", table.columns.len()))
-                    .with_param("expected", json!(table.columns.len())),
+                Issue::new(
+                    at(None),
+                    "invalid_length",
+                    format!("must have {} cells, one per column", table.columns.len()),
+                )
+                .with_param("expected", json!(table.columns.len())),
             );
         }
         for (c, cell) in row.iter().enumerate() {
@@ -269,20 +273,37 @@ mod tests {
         assert!(r.is_error);
         let v: Value = serde_json::from_str(&r.content).unwrap();
         assert_eq!(v["error"]["code"], "invalid_arguments");
-        v["error"]["issues"].as_array().unwrap().iter().map(|i| (i["path"].clone(), i["code"].as_str().unwrap().to_owned())).collect()
+        v["error"]["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["path"].clone(), i["code"].as_str().unwrap().to_owned()))
+            .collect()
     }
 
     #[test]
     fn every_template_renders() {
-        let card = html(json!({"template": "task_card", "data": {"title": "Call Ana", "status": "open", "dueDate": "2026-12-01"}}));
+        let card = html(
+            json!({"template": "task_card", "data": {"title": "Call Ana", "status": "open", "dueDate": "2026-12-01"}}),
+        );
         assert!(card.contains(">Call Ana</h3>") && card.contains(r#"datetime="2026-12-01""#), "{card}");
         let card = html(json!({"template": "task_card", "data": {"title": "Call Ana", "status": "done"}}));
         assert!(!card.contains("Due"), "{card}");
-        let summary = html(json!({"template": "document_summary", "data": {"title": "Guide", "headline": "About **refunds**", "url": "https://example.com/a?b=1&c=2"}}));
+        let summary = html(
+            json!({"template": "document_summary", "data": {"title": "Guide", "headline": "About **refunds**", "url": "https://example.com/a?b=1&c=2"}}),
+        );
         assert!(summary.contains("About **refunds**") && summary.contains("&amp;c=2"), "{summary}");
-        let table = html(json!({"template": "table", "data": {"columns": ["Name", "Qty"], "rows": [["Pens", 3], ["Ink", null], [true, 2.5]]}}));
+        let table = html(
+            json!({"template": "table", "data": {"columns": ["Name", "Qty"], "rows": [["Pens", 3], ["Ink", null], [true, 2.5]]}}),
+        );
         assert_eq!(table.matches("<tr>").count(), 4, "{table}");
-        assert!(table.contains("<td>3</td>") && table.contains("<td></td>") && table.contains("<td>true</td>") && table.contains("<td>2.5</td>"), "{table}");
+        assert!(
+            table.contains("<td>3</td>")
+                && table.contains("<td></td>")
+                && table.contains("<td>true</td>")
+                && table.contains("<td>2.5</td>"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -303,7 +324,9 @@ mod tests {
     fn unsafe_links_are_refused() {
         for url in ["javascript:alert(1)", "data:text/html,<b>x</b>", "//evil.example", "ftp://x.example/"] {
             assert_eq!(
-                issues(json!({"template": "document_summary", "data": {"title": "t", "url": url}})).first().map(|i| i.0.clone()),
+                issues(json!({"template": "document_summary", "data": {"title": "t", "url": url}}))
+                    .first()
+                    .map(|i| i.0.clone()),
                 Some(json!(["data", "url"])),
                 "{url}"
             );
@@ -312,18 +335,39 @@ mod tests {
 
     #[test]
     fn bad_template_or_data_are_invalid_arguments() {
-        assert_eq!(issues(json!({"template": "raw_html", "data": {}})), [(json!(["template"]), "unknown_variant".to_owned())]);
+        assert_eq!(
+            issues(json!({"template": "raw_html", "data": {}})),
+            [(json!(["template"]), "unknown_variant".to_owned())]
+        );
         assert_eq!(issues(json!({"template": "table"})), [(json!(["data"]), "required".to_owned())]);
         assert_eq!(issues(json!({"template": "table", "data": []})), [(json!(["data"]), "invalid_type".to_owned())]);
-        assert_eq!(issues(json!({"template": "task_card", "data": {"title": "x"}})), [(json!(["data", "status"]), "required".to_owned())]);
-        assert_eq!(issues(json!({"template": "task_card", "data": {"title": "x", "status": "late"}})), [(json!(["data", "status"]), "unknown_variant".to_owned())]);
-        assert_eq!(issues(json!({"template": "task_card", "data": {"title": "x", "status": "open", "html": "<b>"}})), [(json!(["data", "html"]), "unknown_field".to_owned())]);
+        assert_eq!(
+            issues(json!({"template": "task_card", "data": {"title": "x"}})),
+            [(json!(["data", "status"]), "required".to_owned())]
+        );
+        assert_eq!(
+            issues(json!({"template": "task_card", "data": {"title": "x", "status": "late"}})),
+            [(json!(["data", "status"]), "unknown_variant".to_owned())]
+        );
+        assert_eq!(
+            issues(json!({"template": "task_card", "data": {"title": "x", "status": "open", "html": "<b>"}})),
+            [(json!(["data", "html"]), "unknown_field".to_owned())]
+        );
         assert_eq!(
             issues(json!({"template": "table", "data": {"columns": ["a", "b"], "rows": [["x"], ["x", {"y": 1}]]}})),
-            [(json!(["data", "rows", 0]), "invalid_length".to_owned()), (json!(["data", "rows", 1, 1]), "invalid_cell".to_owned())]
+            [
+                (json!(["data", "rows", 0]), "invalid_length".to_owned()),
+                (json!(["data", "rows", 1, 1]), "invalid_cell".to_owned())
+            ]
         );
-        assert_eq!(issues(json!({"template": "table", "data": {"columns": [], "rows": []}})), [(json!(["data", "columns"]), "too_short".to_owned())]);
-        assert_eq!(issues(json!({"template": "table", "data": {"a": [[[[[1]]]]]}})), [(json!(["data"]), "too_deep".to_owned())]);
+        assert_eq!(
+            issues(json!({"template": "table", "data": {"columns": [], "rows": []}})),
+            [(json!(["data", "columns"]), "too_short".to_owned())]
+        );
+        assert_eq!(
+            issues(json!({"template": "table", "data": {"a": [[[[[1]]]]]}})),
+            [(json!(["data"]), "too_deep".to_owned())]
+        );
     }
 
     #[test]

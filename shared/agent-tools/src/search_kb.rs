@@ -76,7 +76,10 @@ mod tests {
     fn invalid_arguments_name_the_field() {
         assert_eq!(codes(r#"{}"#), [(r#"["query"]"#.into(), "required".into())]);
         assert_eq!(codes(r#"{"query": ""}"#), [(r#"["query"]"#.into(), "too_short".into())]);
-        assert_eq!(codes(&format!(r#"{{"query": "{}"}}"#, "é".repeat(257))), [(r#"["query"]"#.into(), "too_long".into())]);
+        assert_eq!(
+            codes(&format!(r#"{{"query": "{}"}}"#, "é".repeat(257))),
+            [(r#"["query"]"#.into(), "too_long".into())]
+        );
         assert!(parse::<Args>(&format!(r#"{{"query": "{}"}}"#, "é".repeat(256))).is_ok(), "counted in characters");
         assert_eq!(codes(r#"{"query": "a\u0000b"}"#), [(r#"["query"]"#.into(), "invalid_string".into())]);
         assert_eq!(codes(r#"{"query": "x", "limit": 0}"#), [(r#"["limit"]"#.into(), "too_small".into())]);

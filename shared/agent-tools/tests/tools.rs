@@ -4,9 +4,9 @@
 use sba_agent_tools::{call, ToolContext, ToolResult};
 use sba_kb::{prepare, store, NewDocument};
 use sba_rls::begin_as_tenant;
+use sba_testkit::{postgres, unique};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
-use sba_testkit::{postgres, unique};
 
 fn tenant() -> String {
     unique("tools")
@@ -21,17 +21,22 @@ fn content(result: &ToolResult) -> Value {
 }
 
 async fn ingest(client: &mut Client, tenant_id: &str, title: &str, text: &str) -> String {
-    let doc: NewDocument = serde_json::from_value(json!({"title": title, "content": text, "contentType": "markdown"})).unwrap();
+    let doc: NewDocument =
+        serde_json::from_value(json!({"title": title, "content": text, "contentType": "markdown"})).unwrap();
     let tx = begin_as_tenant(client, &json!({"sub": "user-1"}), tenant_id).await.unwrap();
     let stored = store::ingest(&tx, &doc, &prepare(&doc)).await.unwrap();
     tx.commit().await.unwrap();
     stored.id.to_string()
 }
 
-const GUIDE: &str = "# Guide\n\nWelcome to the assistant.\n\n## Billing\n\nInvoices are emailed monthly to the account owner.";
+const GUIDE: &str =
+    "# Guide\n\nWelcome to the assistant.\n\n## Billing\n\nInvoices are emailed monthly to the account owner.";
 
 #[tokio::test]
 async fn search_then_get_a_document_only_within_the_tenant() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let id = ingest(&mut client, &a, "Guide", GUIDE).await;
@@ -50,9 +55,15 @@ async fn search_then_get_a_document_only_within_the_tenant() {
     let got = call(&tx, &ctx(&a), "getDocument", &json!({"documentId": id}).to_string()).await;
     assert!(!got.is_error, "{}", got.content);
     let doc = content(&got);
-    assert_eq!((doc["id"].as_str(), doc["title"].as_str(), doc["truncated"].as_bool()), (Some(id.as_str()), Some("Guide"), Some(false)));
+    assert_eq!(
+        (doc["id"].as_str(), doc["title"].as_str(), doc["truncated"].as_bool()),
+        (Some(id.as_str()), Some("Guide"), Some(false))
+    );
     assert!(doc["content"].as_str().unwrap().contains("Invoices are emailed"));
-    assert_eq!((doc["contentType"].as_str(), doc["version"].as_i64(), doc["tags"].clone()), (Some("markdown"), Some(1), json!([])));
+    assert_eq!(
+        (doc["contentType"].as_str(), doc["version"].as_i64(), doc["tags"].clone()),
+        (Some("markdown"), Some(1), json!([]))
+    );
     tx.commit().await.unwrap();
 
     let tx = begin_as_tenant(&mut client, &json!({"sub": "user-2"}), &b).await.unwrap();
@@ -66,6 +77,9 @@ async fn search_then_get_a_document_only_within_the_tenant() {
 
 #[tokio::test]
 async fn long_documents_are_truncated() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let t = tenant();
     let long = "ünïcode words here. ".repeat(2000); // 40,000 characters
@@ -81,13 +95,25 @@ async fn long_documents_are_truncated() {
 
 #[tokio::test]
 async fn create_task_writes_a_row_only_its_tenant_sees() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let tx = begin_as_tenant(&mut client, &json!({"sub": "user-1"}), &a).await.unwrap();
-    let created = call(&tx, &ctx(&a), "createTask", r#"{"title": "Send the Q3 invoice", "notes": "to Ana", "dueDate": "2026-12-01"}"#).await;
+    let created = call(
+        &tx,
+        &ctx(&a),
+        "createTask",
+        r#"{"title": "Send the Q3 invoice", "notes": "to Ana", "dueDate": "2026-12-01"}"#,
+    )
+    .await;
     assert!(!created.is_error, "{}", created.content);
     let task = content(&created);
-    assert_eq!((task["title"].as_str(), task["status"].as_str(), task["dueDate"].as_str()), (Some("Send the Q3 invoice"), Some("open"), Some("2026-12-01")));
+    assert_eq!(
+        (task["title"].as_str(), task["status"].as_str(), task["dueDate"].as_str()),
+        (Some("Send the Q3 invoice"), Some("open"), Some("2026-12-01"))
+    );
     let id = task["id"].as_str().unwrap().to_owned();
     assert_eq!(created.summary, json!({"taskId": id}));
     let no_date = content(&call(&tx, &ctx(&a), "createTask", r#"{"title": "Someday"}"#).await);
@@ -96,7 +122,10 @@ async fn create_task_writes_a_row_only_its_tenant_sees() {
 
     let tx = begin_as_tenant(&mut client, &json!({}), &a).await.unwrap();
     let row = tx
-        .query_one("select tenant_id, created_by, source_run_id, notes, due_date::text from tasks where id = $1::text::uuid", &[&id])
+        .query_one(
+            "select tenant_id, created_by, source_run_id, notes, due_date::text from tasks where id = $1::text::uuid",
+            &[&id],
+        )
         .await
         .unwrap();
     let row: (String, String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
@@ -113,6 +142,9 @@ async fn create_task_writes_a_row_only_its_tenant_sees() {
 
 #[tokio::test]
 async fn bad_calls_are_error_results_and_the_transaction_survives() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let t = tenant();
     let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
@@ -135,6 +167,9 @@ async fn bad_calls_are_error_results_and_the_transaction_survives() {
 
 #[tokio::test]
 async fn a_database_failure_is_tool_failed_without_sql_and_the_transaction_survives() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     // A tenant id the tables' check constraint refuses: the insert fails inside Postgres.
     let bad = "not a valid tenant!";
@@ -152,6 +187,9 @@ async fn a_database_failure_is_tool_failed_without_sql_and_the_transaction_survi
 
 #[tokio::test]
 async fn agent_audit_is_per_tenant_and_append_only() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let insert = "insert into agent_audit (run_id, thread_id, kind, name, status, duration_ms, detail)
@@ -167,14 +205,18 @@ async fn agent_audit_is_per_tenant_and_append_only() {
     tx.commit().await.unwrap();
 
     let tx = begin_as_tenant(&mut client, &json!({}), &b).await.unwrap();
-    let theirs: i64 = tx.query_one("select count(*) from agent_audit where run_id = 'run-a'", &[]).await.unwrap().get(0);
+    let theirs: i64 =
+        tx.query_one("select count(*) from agent_audit where run_id = 'run-a'", &[]).await.unwrap().get(0);
     assert_eq!(theirs, 0, "tenant B cannot see A's audit rows");
     tx.commit().await.unwrap();
 
     // B cannot write a row for A.
     let tx = begin_as_tenant(&mut client, &json!({}), &b).await.unwrap();
     let forged = tx
-        .execute("insert into agent_audit (tenant_id, run_id, kind, name, status) values ($1, 'x', 'run', 'x', 'ok')", &[&a])
+        .execute(
+            "insert into agent_audit (tenant_id, run_id, kind, name, status) values ($1, 'x', 'run', 'x', 'ok')",
+            &[&a],
+        )
         .await;
     assert!(forged.is_err(), "with check refuses another tenant's id");
     tx.rollback().await.unwrap();
@@ -188,6 +230,9 @@ async fn agent_audit_is_per_tenant_and_append_only() {
     }
     // And a bad kind is refused by the table.
     let tx = begin_as_tenant(&mut client, &json!({}), &a).await.unwrap();
-    assert!(tx.execute("insert into agent_audit (run_id, kind, name, status) values ('r', 'chat', 'x', 'ok')", &[]).await.is_err());
+    assert!(tx
+        .execute("insert into agent_audit (run_id, kind, name, status) values ('r', 'chat', 'x', 'ok')", &[])
+        .await
+        .is_err());
     tx.rollback().await.unwrap();
 }

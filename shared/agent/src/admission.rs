@@ -14,13 +14,13 @@
 //!   ([`REFUND_QUIET`] since the last failure), nothing is refunded, so refunds cannot turn
 //!   a burst into a retry loop against a dead database.
 
+use sba_agui::{Claim, RunAgentInput, RunLog};
+use sba_billing::plans::{cache_key, from_cache, CACHE_TTL_SECS};
 use sba_billing::TenantPlan;
 use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call, RequestContext};
 use sba_pg::PgError;
-use sba_agui::{Claim, RunAgentInput, RunLog};
-use sba_billing::plans::{cache_key, from_cache, CACHE_TTL_SECS};
 use sba_quota::limits::{admit_alongside, refused_from_memory, Check};
 use sba_quota::{charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
 use sba_redis::{Cmd, RedisRest, RedisValue};
@@ -29,7 +29,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-const DB_TIMEOUT: Duration = Duration::from_secs(5);
 /// A refund is given only when the store had not failed for this long before.
 pub const REFUND_QUIET: Duration = Duration::from_secs(30);
 /// How long a finished plan load serves the requests that waited for it (and any arriving
@@ -70,7 +69,11 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
         ctx: call.ctx.clone(),
         checked: Cell::new(None),
     };
-    let claim = RunClaim { log: RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id), thread_id: input.thread_id.clone(), attempt: attempt_name() };
+    let claim = RunClaim {
+        log: RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id),
+        thread_id: input.thread_id.clone(),
+        attempt: attempt_name(),
+    };
     let mut progress = Progress::default();
     let result = admit_and_charge(call, &redis, &limits, &claim, &mut progress).await;
     call.ctx.record_timing("limit", js_sys::Date::now() - limits.now_ms as f64);
@@ -84,7 +87,8 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
         if let (Some((per_minute, checked_at_ms)), true) = (progress.admitted, refusal.status >= 500) {
             if first_failure_of_an_outage() {
                 let (config, tenant, ip) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone());
-                call.ctx.wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, checked_at_ms).await });
+                call.ctx
+                    .wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, checked_at_ms).await });
             }
         }
     }
@@ -142,7 +146,13 @@ pub(crate) fn attempt_name() -> String {
     hex::encode(name)
 }
 
-async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim: &RunClaim, progress: &mut Progress) -> Result<Admitted, ApiError> {
+async fn admit_and_charge(
+    call: &Call,
+    redis: &RedisRest,
+    limits: &Limits,
+    claim: &RunClaim,
+    progress: &mut Progress,
+) -> Result<Admitted, ApiError> {
     let remembered = remembered_plan(&limits.tenant);
     let trusted = remembered.as_ref().is_some_and(|(_, age_ms)| *age_ms <= PLAN_TRUST_MS);
     let mut plan = match remembered {
@@ -158,7 +168,8 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim
     };
     payment_check(&plan)?;
     // One request: the limiter's script, the plan as Redis has it now, the run's claim.
-    let alongside = [Cmd::new("GET").arg(cache_key(&limits.tenant)), claim.log.claim_command(&claim.thread_id, &claim.attempt)];
+    let alongside =
+        [Cmd::new("GET").arg(cache_key(&limits.tenant)), claim.log.claim_command(&claim.thread_id, &claim.attempt)];
     let (mut verdict, answers) = limits.check(redis.clone(), &plan, !trusted, &alongside).await;
     let mut claimed = None;
     if let Some([current_plan, claim_answer]) = answers.and_then(|a| <[RedisValue; 2]>::try_from(a).ok()) {
@@ -185,11 +196,11 @@ async fn admit_and_charge(call: &Call, redis: &RedisRest, limits: &Limits, claim
         return Ok(Admitted { headers, claim: claimed });
     }
     // The charge is one pipelined statement: one round trip once connected.
-    let (tenant, runs, tokens) = (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
-    let rows = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        sba_rls::one_statement(&client, &sba_rls::Actor::Service, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens)).await.map_err(PgError::from)
-    })
-    .await?;
+    let (tenant, runs, tokens) =
+        (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
+    let rows =
+        sba_config::statement(&call.env, &sba_rls::Actor::Service, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens))
+            .await?;
     match charged(&rows) {
         Ok(()) => Ok(Admitted { headers, claim: claimed }),
         Err(e) => Err(e.into_api_error((limits.now_ms / 1000) as i64).map_err(PgError::from)?),
@@ -204,7 +215,9 @@ fn payment_check(plan: &TenantPlan) -> Result<(), ApiError> {
         Some(reason) => Err(ApiError::new(
             402,
             "payment_required",
-            format!("runs are paused for this workspace: {reason}; update the payment method or the subscription to resume"),
+            format!(
+                "runs are paused for this workspace: {reason}; update the payment method or the subscription to resume"
+            ),
         )
         .with_details(serde_json::json!({ "reason": reason, "plan": plan.plan, "status": plan.status }))),
     }
@@ -272,7 +285,9 @@ async fn plan_loaded_once(call: &Call, redis: &RedisRest, tenant: &str) -> Resul
             None => break,
             Some(PlanLoad::Done { plan: Some(plan), .. }) => return Ok(plan),
             Some(PlanLoad::Done { plan: None, .. }) => return Err(plan_unavailable()),
-            Some(PlanLoad::Loading) if now - started > (DB_TIMEOUT.as_millis() + 1_000) as f64 => return Err(plan_unavailable()),
+            Some(PlanLoad::Loading) if now - started > (sba_config::DB_TIMEOUT.as_millis() + 1_000) as f64 => {
+                return Err(plan_unavailable())
+            }
             Some(PlanLoad::Loading) => {
                 sba_http::sleep(Duration::from_millis(pause)).await;
                 pause = (pause * 2).min(50);
@@ -280,12 +295,13 @@ async fn plan_loaded_once(call: &Call, redis: &RedisRest, tenant: &str) -> Resul
         }
     }
     // This request loads; whatever happens, the waiters learn the outcome.
-    let loaded = sba_pg::with_client(&call.env, DB_BINDING, DB_TIMEOUT, |client| async move {
+    let loaded = sba_pg::with_client(&call.env, DB_BINDING, sba_config::DB_TIMEOUT, |client| async move {
         load_plan(redis, &client, tenant).await.map_err(PgError::from)
     })
     .await;
     let plan = loaded.as_ref().ok().cloned();
-    PLAN_LOADS.with_borrow_mut(|loads| loads.insert(tenant.to_owned(), PlanLoad::Done { at_ms: js_sys::Date::now(), plan }));
+    PLAN_LOADS
+        .with_borrow_mut(|loads| loads.insert(tenant.to_owned(), PlanLoad::Done { at_ms: js_sys::Date::now(), plan }));
     loaded.map_err(ApiError::from)
 }
 
@@ -311,11 +327,19 @@ impl Limits {
     /// before its call, not when the request arrived: a request that waited (for the isolate,
     /// for a plan load) with an old time could otherwise be counted in a window that has
     /// already closed — a burst across a minute boundary would fill two windows at once.
-    async fn check(&self, redis: RedisRest, plan: &TenantPlan, refresh_cache: bool, alongside: &[Cmd]) -> (Result<Admission, ApiError>, Option<Vec<RedisValue>>) {
+    async fn check(
+        &self,
+        redis: RedisRest,
+        plan: &TenantPlan,
+        refresh_cache: bool,
+        alongside: &[Cmd],
+    ) -> (Result<Admission, ApiError>, Option<Vec<RedisValue>>) {
         let tenant_per_minute = u64::try_from(plan.agent_requests_per_minute).unwrap_or(1);
         let now_ms = js_sys::Date::now() as u64;
         let check = Check { tenant: &self.tenant, tenant_per_minute, ip: &self.ip, now_ms, refresh_cache };
-        let (verdict, answers) = admit_alongside(redis, &self.config, check, alongside, |outcome| self.ctx.set_limit_decision(outcome)).await;
+        let (verdict, answers) =
+            admit_alongside(redis, &self.config, check, alongside, |outcome| self.ctx.set_limit_decision(outcome))
+                .await;
         if verdict.is_ok() {
             self.checked.set(Some((tenant_per_minute, now_ms)));
         }

@@ -6,12 +6,11 @@ use sba_config::DB_BINDING;
 use sba_pg::tokio_postgres::types::{ToSql, Type};
 use sba_pg::PgError;
 use sba_quota::{tokens_params, RECORD_TOKENS};
-use sba_rls::Actor;
 use sba_redis::{Cmd, RedisRest};
+use sba_rls::Actor;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 use worker::Env;
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,18 +59,21 @@ impl Trail {
     /// transactions (the trail as the tenant, under RLS; the tokens as `service_role`) sent
     /// together on one connection, one round trip in all. Then publishes the trail.
     pub async fn write(self, env: Env, redis: Option<RedisRest>, tokens: i64) {
-        let message = json!({ "tenant": self.tenant, "runId": self.run_id, "threadId": self.thread_id, "entries": self.entries });
+        let message =
+            json!({ "tenant": self.tenant, "runId": self.run_id, "threadId": self.thread_id, "entries": self.entries });
         let Trail { tenant, claims, thread_id, run_id, entries, .. } = self;
         let entries = serde_json::to_value(&entries).unwrap_or_else(|_| json!([]));
         let tenant_for_db = tenant.clone();
-        let result = sba_pg::with_client(&env, DB_BINDING, Duration::from_secs(10), |client| async move {
+        let result = sba_pg::with_client(&env, DB_BINDING, sba_config::DB_TIMEOUT, |client| async move {
             let as_tenant = Actor::Tenant { claims: &claims, tenant_id: &tenant_for_db };
-            let trail_params: [(&(dyn ToSql + Sync), Type); 3] = [(&run_id, Type::TEXT), (&thread_id, Type::TEXT), (&entries, Type::JSONB)];
+            let trail_params: [(&(dyn ToSql + Sync), Type); 3] =
+                [(&run_id, Type::TEXT), (&thread_id, Type::TEXT), (&entries, Type::JSONB)];
             let trail = sba_rls::one_statement(&client, &as_tenant, INSERT_TRAIL, &trail_params);
             let tenant: &str = &tenant_for_db;
             let usage = async {
                 if tokens > 0 {
-                    sba_rls::one_statement(&client, &Actor::Service, RECORD_TOKENS, &tokens_params(&tenant, &tokens)).await?;
+                    sba_rls::one_statement(&client, &Actor::Service, RECORD_TOKENS, &tokens_params(&tenant, &tokens))
+                        .await?;
                 }
                 Ok::<_, sba_pg::tokio_postgres::Error>(())
             };
@@ -83,7 +85,10 @@ impl Trail {
         })
         .await;
         if let Err(e) = result {
-            worker::console_log!("{}", json!({"level": "error", "msg": "audit write failed", "tenant": tenant, "error": e.to_string()}));
+            worker::console_log!(
+                "{}",
+                json!({"level": "error", "msg": "audit write failed", "tenant": tenant, "error": e.to_string()})
+            );
         }
         if let Some(redis) = redis {
             let _ = redis.run(&Cmd::new("PUBLISH").arg(format!("sba:agent:{tenant}")).arg(message.to_string())).await;

@@ -20,7 +20,11 @@ pub fn providers(env: &Env, trace_headers: Vec<(String, String)>) -> Result<Vec<
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(15_000);
-    let idle = sba_config::setting(env, "LLM_IDLE_TIMEOUT_MS").ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|ms| *ms > 0).unwrap_or(30_000);
+    let idle = sba_config::setting(env, "LLM_IDLE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(30_000);
     let providers: Vec<Provider> = urls
         .split(',')
         .map(str::trim)

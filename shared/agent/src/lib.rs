@@ -24,3 +24,29 @@ mod turn;
 pub use admission::{admit_run, refuse_if_blocked, Admitted};
 pub use resume::handle_resume;
 pub use run::{handle_run, read_input};
+
+use sba_http::{routes, ApiError, Call, Params, Route};
+use worker::Response;
+
+/// Both agent Workers' routes: a run, admitted first, and the resume of a run's stream.
+pub const ROUTES: &[Route] = routes![
+    POST "/run" => run,
+    GET "/runs/{runId}/events" => events,
+];
+
+/// `POST /run`: who (the verified token), whether (refused from memory if blocked a moment
+/// ago, before anything is read; a malformed request before it costs a limit unit or a run),
+/// admitted (plan, limits, quotas), then the run's stream.
+async fn run(mut call: Call, _: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    refuse_if_blocked(&mut call, &tenant).await?;
+    let input = read_input(&mut call).await?;
+    let admitted = admit_run(&call, &tenant, &input).await?;
+    handle_run(call, tenant, input, Some(admitted)).await
+}
+
+/// `GET /runs/{runId}/events`: the run's events after `Last-Event-ID`.
+async fn events(call: Call, params: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    handle_resume(call, tenant, params.get("runId")).await
+}

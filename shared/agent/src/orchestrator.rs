@@ -13,12 +13,10 @@ use sba_config::DB_BINDING;
 use sba_llm::{ChatMessage, ChatRequest, Provider, StreamEvent, ToolCall, ToolSpec};
 use sba_pg::PgError;
 use serde_json::{json, Value};
-use std::time::Duration;
 use worker::Env;
 
 const SYSTEM_PROMPT: &str = "You are SBA, a business assistant. Answer concisely. Use searchKb and getDocument to \
 answer from the tenant's knowledge base, createTask to record follow-ups, and render to produce HTML.";
-const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Run {
     pub env: Env,
@@ -80,7 +78,10 @@ async fn converse(run: &Run, emitter: &mut Emitter, trail: &mut Trail) -> Result
         if turn.calls.is_empty() {
             return Ok(());
         }
-        messages.push(ChatMessage::Assistant { content: (!turn.text.is_empty()).then_some(turn.text), tool_calls: turn.calls.clone() });
+        messages.push(ChatMessage::Assistant {
+            content: (!turn.text.is_empty()).then_some(turn.text),
+            tool_calls: turn.calls.clone(),
+        });
         let asks_the_client = run_server_tools(run, &turn.calls, &mut messages, &mut state, emitter, trail).await;
         if asks_the_client {
             return Ok(());
@@ -91,9 +92,11 @@ async fn converse(run: &Run, emitter: &mut Emitter, trail: &mut Trail) -> Result
 
 /// Our tools and the client's, as the model sees them.
 fn tool_specs(input: &RunAgentInput) -> Vec<ToolSpec> {
-    let ours = sba_agent_tools::specs()
-        .into_iter()
-        .map(|s| ToolSpec { name: s.name.to_owned(), description: s.description.to_owned(), parameters: s.parameters });
+    let ours = sba_agent_tools::specs().into_iter().map(|s| ToolSpec {
+        name: s.name.to_owned(),
+        description: s.description.to_owned(),
+        parameters: s.parameters,
+    });
     let clients = input.tools.iter().map(|t| ToolSpec {
         name: t.name.clone(),
         description: t.description.clone().unwrap_or_default(),
@@ -115,11 +118,22 @@ async fn stream_turn(
     let step_name = format!("llm:{step}");
     emitter.emit(Event::StepStarted { step_name: step_name.clone() });
     let step_started = now_ms();
-    let request = ChatRequest { messages: messages.to_vec(), tools: tools.to_vec(), max_tokens: Some(1024), temperature: Some(0.2) };
+    let request = ChatRequest {
+        messages: messages.to_vec(),
+        tools: tools.to_vec(),
+        max_tokens: Some(1024),
+        temperature: Some(0.2),
+    };
     let mut stream = match sba_llm::open_stream(&run.providers, &request).await {
         Ok(stream) => stream,
         Err(e) => {
-            trail.entries.push(llm_entry(&step_name, "error", step_started, None, json!({"code": e.code(), "error": e.to_string()})));
+            trail.entries.push(llm_entry(
+                &step_name,
+                "error",
+                step_started,
+                None,
+                json!({"code": e.code(), "error": e.to_string()}),
+            ));
             emitter.emit(Event::StepFinished { step_name });
             return Err((e.code().to_owned(), format!("no language model could be reached: {e}")));
         }
@@ -130,7 +144,8 @@ async fn stream_turn(
     // streamed so far.
     let prompt_estimate = estimate_tokens(prompt_chars(messages));
     let slot = trail.entries.len();
-    let mut provisional = llm_entry(&step_name, "aborted", step_started, Some(&provider), json!({"tokensEstimated": true}));
+    let mut provisional =
+        llm_entry(&step_name, "aborted", step_started, Some(&provider), json!({"tokensEstimated": true}));
     provisional.prompt_tokens = Some(prompt_estimate);
     provisional.completion_tokens = Some(0);
     trail.entries.push(provisional);
@@ -163,7 +178,8 @@ async fn stream_turn(
         None => (prompt_estimate, estimate_tokens(streamed_chars), true),
     };
     let detail = if estimated { json!({"tokensEstimated": true}) } else { json!({}) };
-    let mut entry = llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), detail);
+    let mut entry =
+        llm_entry(&step_name, if failure.is_some() { "error" } else { "ok" }, step_started, Some(&provider), detail);
     entry.prompt_tokens = Some(prompt);
     entry.completion_tokens = Some(completion);
     trail.entries[slot] = entry;
@@ -198,7 +214,12 @@ async fn run_server_tools(
         emitter.emit(Event::StepStarted { step_name: step_name.clone() });
         let tool_started = now_ms();
         let result = run_tool(run, call).await;
-        emitter.emit(Event::ToolCallResult { message_id: new_id("tool"), tool_call_id: call.id.clone(), content: result.content.clone(), role: Some("tool".into()) });
+        emitter.emit(Event::ToolCallResult {
+            message_id: new_id("tool"),
+            tool_call_id: call.id.clone(),
+            content: result.content.clone(),
+            role: Some("tool".into()),
+        });
         trail.entries.push(Entry {
             kind: "tool",
             name: call.name.clone(),
@@ -257,9 +278,11 @@ fn llm_entry(step: &str, status: &str, started: f64, provider: Option<&str>, det
 }
 
 async fn run_tool(run: &Run, call: &ToolCall) -> sba_agent_tools::ToolResult {
-    let ctx = ToolContext { tenant_id: run.tenant.clone(), subject: run.subject.clone(), run_id: run.input.run_id.clone() };
-    let (claims, tenant, name, args) = (run.claims.clone(), run.tenant.clone(), call.name.clone(), call.arguments.clone());
-    let result = sba_pg::with_client(&run.env, DB_BINDING, TOOL_TIMEOUT, |mut client| async move {
+    let ctx =
+        ToolContext { tenant_id: run.tenant.clone(), subject: run.subject.clone(), run_id: run.input.run_id.clone() };
+    let (claims, tenant, name, args) =
+        (run.claims.clone(), run.tenant.clone(), call.name.clone(), call.arguments.clone());
+    let result = sba_pg::with_client(&run.env, DB_BINDING, sba_config::DB_TIMEOUT, |mut client| async move {
         let tx = sba_rls::begin_as_tenant(&mut client, &claims, &tenant).await?;
         let result = sba_agent_tools::call(&tx, &ctx, &name, &args).await;
         tx.commit().await?;
@@ -267,7 +290,8 @@ async fn run_tool(run: &Run, call: &ToolCall) -> sba_agent_tools::ToolResult {
     })
     .await;
     result.unwrap_or_else(|e| sba_agent_tools::ToolResult {
-        content: json!({"error": {"code": "tool_failed", "message": "the tool could not reach its data store"}}).to_string(),
+        content: json!({"error": {"code": "tool_failed", "message": "the tool could not reach its data store"}})
+            .to_string(),
         is_error: true,
         summary: json!({"error": e.to_string()}),
     })
@@ -276,15 +300,23 @@ async fn run_tool(run: &Run, call: &ToolCall) -> sba_agent_tools::ToolResult {
 fn to_chat(message: &Message) -> Option<ChatMessage> {
     match message {
         Message::User { content, .. } => Some(ChatMessage::User { content: content.text().into_owned() }),
-        Message::System { content, .. } | Message::Developer { content, .. } => Some(ChatMessage::System { content: content.clone() }),
+        Message::System { content, .. } | Message::Developer { content, .. } => {
+            Some(ChatMessage::System { content: content.clone() })
+        }
         Message::Assistant { content, tool_calls, .. } => Some(ChatMessage::Assistant {
             content: content.clone(),
             tool_calls: tool_calls
                 .iter()
                 .flatten()
-                .map(|c| ToolCall { id: c.id.clone(), name: c.function.name.clone(), arguments: c.function.arguments.clone() })
+                .map(|c| ToolCall {
+                    id: c.id.clone(),
+                    name: c.function.name.clone(),
+                    arguments: c.function.arguments.clone(),
+                })
                 .collect(),
         }),
-        Message::Tool { content, tool_call_id, .. } => Some(ChatMessage::Tool { tool_call_id: tool_call_id.clone(), content: content.clone() }),
+        Message::Tool { content, tool_call_id, .. } => {
+            Some(ChatMessage::Tool { tool_call_id: tool_call_id.clone(), content: content.clone() })
+        }
     }
 }

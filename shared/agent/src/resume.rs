@@ -4,8 +4,8 @@
 
 use crate::run::{heartbeat, sse_response, RUN_LOG_TIMEOUT};
 use futures_util::{stream, Stream, StreamExt};
-use sba_agui::sse::parse_event_id;
 use sba_agui::run_log::is_terminal_frame;
+use sba_agui::sse::parse_event_id;
 use sba_agui::{Event, RunLog};
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call};
@@ -23,7 +23,12 @@ pub async fn handle_resume(call: Call, tenant: TenantContext, run_id: &str) -> R
         None => None,
         Some(id) => match parse_event_id(id) {
             Some((run, seq)) if run == run_id => Some(seq),
-            _ => return Err(ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be <runId>:<seq> of this run")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_last_event_id",
+                    "Last-Event-ID must be <runId>:<seq> of this run",
+                ))
+            }
         },
     };
     let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
@@ -32,7 +37,11 @@ pub async fn handle_resume(call: Call, tenant: TenantContext, run_id: &str) -> R
     match log.read_after(Some(0)).await {
         Ok(frames) if frames.is_empty() => return Err(ApiError::not_found("no such run")),
         Ok(_) => {}
-        Err(e) => return Err(ApiError::unavailable("run_log_unavailable", "cannot read the run; retry shortly", 2).with_cause(e)),
+        Err(e) => {
+            return Err(
+                ApiError::unavailable("run_log_unavailable", "cannot read the run; retry shortly", 2).with_cause(e)
+            )
+        }
     }
     let heartbeat = heartbeat(&call);
     sse_response(replay_stream(log, run_id.to_owned(), after, heartbeat).boxed_local(), &[])
@@ -42,7 +51,12 @@ pub async fn handle_resume(call: Call, tenant: TenantContext, run_id: &str) -> R
 /// a terminal event has been sent; `: ping` every `heartbeat` while waiting. A run whose lease
 /// lapsed without a terminal event (its isolate died) is ended here with RUN_ERROR
 /// `run_lost`, in the log itself, so every reader sees the same single end.
-pub(crate) fn replay_stream(log: RunLog, run_id: String, after: Option<u64>, heartbeat: Duration) -> impl Stream<Item = String> {
+pub(crate) fn replay_stream(
+    log: RunLog,
+    run_id: String,
+    after: Option<u64>,
+    heartbeat: Duration,
+) -> impl Stream<Item = String> {
     let state = Follow { log, run_id, sent: after.unwrap_or(0), finished: false, polls: 0, quiet_since: now_ms() };
     stream::unfold(state, move |mut f| async move {
         if f.finished || f.polls > FOLLOW_LIMIT {
@@ -56,7 +70,10 @@ pub(crate) fn replay_stream(log: RunLog, run_id: String, after: Option<u64>, hea
         if frames.is_empty() {
             let quiet = now_ms() - f.quiet_since;
             if f.polls % LOST_CHECK_EVERY == 0 {
-                let lost = Event::RunError { message: "the run stopped without finishing (its worker went away)".into(), code: Some("run_lost".into()) };
+                let lost = Event::RunError {
+                    message: "the run stopped without finishing (its worker went away)".into(),
+                    code: Some("run_lost".into()),
+                };
                 let _ = f.log.end_if_lost(&f.run_id, &lost).await;
             }
             if quiet >= heartbeat.as_millis() as f64 {

@@ -63,7 +63,12 @@ pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
 /// `admitted`: what admission (`crate::admission`) decided. An admitted run was charged to
 /// the tenant's period, and its LLM tokens are added to it when it ends; `None` (a run
 /// nobody admits: tests and tools only) charges nothing.
-pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput, admitted: Option<Admitted>) -> Result<Response, ApiError> {
+pub async fn handle_run(
+    call: Call,
+    tenant: TenantContext,
+    input: RunAgentInput,
+    admitted: Option<Admitted>,
+) -> Result<Response, ApiError> {
     let charged = admitted.is_some();
     let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
@@ -79,12 +84,19 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
         Ok(Claim::Fresh) => {}
         Ok(Claim::Existing { thread_id }) if thread_id == input.thread_id => {
             // The same run posted again (a retry): replay it, never run it twice.
-            return sse_response(replay_stream(log, input.run_id.clone(), None, heartbeat(&call)).boxed_local(), &extra_headers);
+            return sse_response(
+                replay_stream(log, input.run_id.clone(), None, heartbeat(&call)).boxed_local(),
+                &extra_headers,
+            );
         }
         Ok(Claim::Existing { .. }) => {
             return Err(ApiError::new(409, "run_id_conflict", "this runId belongs to another thread"));
         }
-        Err(e) => return Err(ApiError::unavailable("run_log_unavailable", "cannot record the run; retry shortly", 2).with_cause(e)),
+        Err(e) => {
+            return Err(
+                ApiError::unavailable("run_log_unavailable", "cannot record the run; retry shortly", 2).with_cause(e)
+            )
+        }
     }
 
     let (tx, rx) = mpsc::unbounded::<String>();
@@ -136,7 +148,8 @@ pub async fn handle_run(call: Call, tenant: TenantContext, input: RunAgentInput,
                 // The client left and the run did not finish in the time the platform grants
                 // after that.
                 emitter.emit(Event::RunError {
-                    message: "the client disconnected and the run could not finish in the time allowed after that".into(),
+                    message: "the client disconnected and the run could not finish in the time allowed after that"
+                        .into(),
                     code: Some("run_abandoned".into()),
                 });
                 trail.entries.push(orchestrator::run_entry("aborted", started));
@@ -180,7 +193,10 @@ async fn claim(log: &RunLog, thread_id: &str) -> Result<Claim, sba_redis::RedisE
     let mut attempt = 1;
     loop {
         match log.claim(thread_id, &name).await {
-            Err(e) if attempt < CLAIM_ATTEMPTS && matches!(e, sba_redis::RedisError::Timeout | sba_redis::RedisError::Network(_)) => {
+            Err(e)
+                if attempt < CLAIM_ATTEMPTS
+                    && matches!(e, sba_redis::RedisError::Timeout | sba_redis::RedisError::Network(_)) =>
+            {
                 attempt += 1;
             }
             other => return other,
@@ -195,7 +211,10 @@ pub(crate) fn heartbeat(call: &Call) -> Duration {
 
 /// A `*_MS` var, or the default.
 fn millis_setting(call: &Call, name: &str, default: Duration) -> Duration {
-    sba_config::setting(&call.env, name).ok().and_then(|v| v.trim().parse::<u64>().ok()).map_or(default, Duration::from_millis)
+    sba_config::setting(&call.env, name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(default, Duration::from_millis)
 }
 
 /// What the watcher needs to know about the emitter without borrowing it: whether the client

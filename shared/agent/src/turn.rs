@@ -30,7 +30,14 @@ pub struct TurnEvents {
 impl TurnEvents {
     pub fn new(id_prefix: impl Into<String>) -> Self {
         let id_prefix = id_prefix.into();
-        Self { calls: ToolCallAccumulator::with_id_prefix(format!("{id_prefix}_call")), id_prefix, text: String::new(), open_text: None, texts_opened: 0, open_call: None }
+        Self {
+            calls: ToolCallAccumulator::with_id_prefix(format!("{id_prefix}_call")),
+            id_prefix,
+            text: String::new(),
+            open_text: None,
+            texts_opened: 0,
+            open_call: None,
+        }
     }
 
     /// The events one stream event makes (a `Finish` makes none; its usage is the caller's).
@@ -61,7 +68,11 @@ impl TurnEvents {
                 }
                 let progress = self.calls.push_event(event).unwrap_or_default();
                 if let Some(start) = progress.start {
-                    out.push(Event::ToolCallStart { tool_call_id: start.id.clone(), tool_call_name: start.name, parent_message_id: None });
+                    out.push(Event::ToolCallStart {
+                        tool_call_id: start.id.clone(),
+                        tool_call_name: start.name,
+                        parent_message_id: None,
+                    });
                     self.open_call = Some((start.index, start.id));
                 }
                 if let Some((_, id)) = self.open_call.as_ref().filter(|(open, _)| open == index) {
@@ -110,7 +121,12 @@ mod tests {
     }
 
     fn call(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> StreamEvent {
-        StreamEvent::ToolCallDelta { index, id: id.map(Into::into), name: name.map(Into::into), arguments_delta: args.into() }
+        StreamEvent::ToolCallDelta {
+            index,
+            id: id.map(Into::into),
+            name: name.map(Into::into),
+            arguments_delta: args.into(),
+        }
     }
 
     fn run(events: &[StreamEvent]) -> (Vec<Event>, Turn) {
@@ -137,20 +153,28 @@ mod tests {
                 Event::TextMessageContent { message_id: "t1_msg1".into(), delta: "Let me ".into() },
                 Event::TextMessageContent { message_id: "t1_msg1".into(), delta: "look.".into() },
                 Event::TextMessageEnd { message_id: "t1_msg1".into() },
-                Event::ToolCallStart { tool_call_id: "c_a".into(), tool_call_name: "searchKb".into(), parent_message_id: None },
+                Event::ToolCallStart {
+                    tool_call_id: "c_a".into(),
+                    tool_call_name: "searchKb".into(),
+                    parent_message_id: None
+                },
                 Event::ToolCallArgs { tool_call_id: "c_a".into(), delta: "{\"q\":".into() },
                 Event::ToolCallArgs { tool_call_id: "c_a".into(), delta: "\"refund\"}".into() },
                 Event::ToolCallEnd { tool_call_id: "c_a".into() },
-                Event::ToolCallStart { tool_call_id: "t1_call_1".into(), tool_call_name: "createTask".into(), parent_message_id: None },
+                Event::ToolCallStart {
+                    tool_call_id: "t1_call_1".into(),
+                    tool_call_name: "createTask".into(),
+                    parent_message_id: None
+                },
                 Event::ToolCallArgs { tool_call_id: "t1_call_1".into(), delta: "{}".into() },
                 Event::ToolCallEnd { tool_call_id: "t1_call_1".into() },
             ]
         );
         assert_eq!(turn.text, "Let me look.");
-        assert_eq!(turn.calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect::<Vec<_>>(), vec![
-            ("c_a", "searchKb", "{\"q\":\"refund\"}"),
-            ("t1_call_1", "createTask", "{}"),
-        ]);
+        assert_eq!(
+            turn.calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect::<Vec<_>>(),
+            vec![("c_a", "searchKb", "{\"q\":\"refund\"}"), ("t1_call_1", "createTask", "{}"),]
+        );
     }
 
     #[test]
@@ -159,7 +183,11 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Event::ToolCallStart { tool_call_id: "t1_call_0".into(), tool_call_name: "render".into(), parent_message_id: None },
+                Event::ToolCallStart {
+                    tool_call_id: "t1_call_0".into(),
+                    tool_call_name: "render".into(),
+                    parent_message_id: None
+                },
                 Event::ToolCallArgs { tool_call_id: "t1_call_0".into(), delta: "{\"a\":1}".into() },
                 Event::ToolCallEnd { tool_call_id: "t1_call_0".into() },
                 Event::TextMessageStart { message_id: "t1_msg1".into(), role: "assistant".into() },

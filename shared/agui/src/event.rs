@@ -7,11 +7,7 @@ use serde_json::Value;
 
 /// One AG-UI event. Build it, then frame it with [`crate::sse::frame`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "SCREAMING_SNAKE_CASE",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum Event {
     RunStarted {
         thread_id: String,
@@ -87,10 +83,7 @@ fn none_or_null(value: &Option<Value>) -> bool {
 impl Event {
     /// `TEXT_MESSAGE_START` with the default role, `assistant`.
     pub fn text_start(message_id: impl Into<String>) -> Event {
-        Event::TextMessageStart {
-            message_id: message_id.into(),
-            role: assistant(),
-        }
+        Event::TextMessageStart { message_id: message_id.into(), role: assistant() }
     }
 
     /// `TOOL_CALL_RESULT` with role `tool`.
@@ -135,9 +128,8 @@ impl Event {
     /// One line of JSON. Serializing these types cannot fail (string keys only); the
     /// fallback keeps that a non-panicking promise.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"type":"RUN_ERROR","message":"event could not be serialized"}"#.to_owned()
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"RUN_ERROR","message":"event could not be serialized"}"#.to_owned())
     }
 }
 
@@ -156,63 +148,21 @@ mod tests {
 
     fn every_event() -> Vec<Event> {
         vec![
-            Event::RunStarted {
-                thread_id: s("t"),
-                run_id: s("r"),
-            },
-            Event::RunFinished {
-                thread_id: s("t"),
-                run_id: s("r"),
-                result: None,
-            },
-            Event::RunFinished {
-                thread_id: s("t"),
-                run_id: s("r"),
-                result: Some(Value::Null),
-            },
-            Event::RunError {
-                message: s("boom"),
-                code: None,
-            },
-            Event::StepStarted {
-                step_name: s("plan"),
-            },
-            Event::StepFinished {
-                step_name: s("plan"),
-            },
+            Event::RunStarted { thread_id: s("t"), run_id: s("r") },
+            Event::RunFinished { thread_id: s("t"), run_id: s("r"), result: None },
+            Event::RunFinished { thread_id: s("t"), run_id: s("r"), result: Some(Value::Null) },
+            Event::RunError { message: s("boom"), code: None },
+            Event::StepStarted { step_name: s("plan") },
+            Event::StepFinished { step_name: s("plan") },
             Event::text_start("m1"),
-            Event::TextMessageContent {
-                message_id: s("m1"),
-                delta: s("hi"),
-            },
-            Event::TextMessageEnd {
-                message_id: s("m1"),
-            },
-            Event::ToolCallStart {
-                tool_call_id: s("c1"),
-                tool_call_name: s("search"),
-                parent_message_id: None,
-            },
-            Event::ToolCallArgs {
-                tool_call_id: s("c1"),
-                delta: s("{\"q\":"),
-            },
-            Event::ToolCallEnd {
-                tool_call_id: s("c1"),
-            },
-            Event::ToolCallResult {
-                message_id: s("m2"),
-                tool_call_id: s("c1"),
-                content: s("ok"),
-                role: None,
-            },
-            Event::StateSnapshot {
-                snapshot: json!({}),
-            },
-            Event::Custom {
-                name: s("usage"),
-                value: json!({"tokens": 3}),
-            },
+            Event::TextMessageContent { message_id: s("m1"), delta: s("hi") },
+            Event::TextMessageEnd { message_id: s("m1") },
+            Event::ToolCallStart { tool_call_id: s("c1"), tool_call_name: s("search"), parent_message_id: None },
+            Event::ToolCallArgs { tool_call_id: s("c1"), delta: s("{\"q\":") },
+            Event::ToolCallEnd { tool_call_id: s("c1") },
+            Event::ToolCallResult { message_id: s("m2"), tool_call_id: s("c1"), content: s("ok"), role: None },
+            Event::StateSnapshot { snapshot: json!({}) },
+            Event::Custom { name: s("usage"), value: json!({"tokens": 3}) },
         ]
     }
 
@@ -220,94 +170,43 @@ mod tests {
     fn exact_json() {
         let cases = [
             (
-                Event::TextMessageContent {
-                    message_id: s("m1"),
-                    delta: s("hi"),
-                },
+                Event::TextMessageContent { message_id: s("m1"), delta: s("hi") },
                 r#"{"type":"TEXT_MESSAGE_CONTENT","messageId":"m1","delta":"hi"}"#,
             ),
             (
-                Event::RunStarted {
-                    thread_id: s("t"),
-                    run_id: s("r"),
-                },
+                Event::RunStarted { thread_id: s("t"), run_id: s("r") },
                 r#"{"type":"RUN_STARTED","threadId":"t","runId":"r"}"#,
             ),
             (
-                Event::RunFinished {
-                    thread_id: s("t"),
-                    run_id: s("r"),
-                    result: None,
-                },
+                Event::RunFinished { thread_id: s("t"), run_id: s("r"), result: None },
                 r#"{"type":"RUN_FINISHED","threadId":"t","runId":"r"}"#,
             ),
             (
-                Event::RunFinished {
-                    thread_id: s("t"),
-                    run_id: s("r"),
-                    result: Some(json!({"a":1})),
-                },
+                Event::RunFinished { thread_id: s("t"), run_id: s("r"), result: Some(json!({"a":1})) },
                 r#"{"type":"RUN_FINISHED","threadId":"t","runId":"r","result":{"a":1}}"#,
             ),
             (
-                Event::RunError {
-                    message: s("x"),
-                    code: Some(s("upstream")),
-                },
+                Event::RunError { message: s("x"), code: Some(s("upstream")) },
                 r#"{"type":"RUN_ERROR","message":"x","code":"upstream"}"#,
             ),
+            (Event::StepStarted { step_name: s("p") }, r#"{"type":"STEP_STARTED","stepName":"p"}"#),
+            (Event::text_start("m1"), r#"{"type":"TEXT_MESSAGE_START","messageId":"m1","role":"assistant"}"#),
+            (Event::TextMessageEnd { message_id: s("m1") }, r#"{"type":"TEXT_MESSAGE_END","messageId":"m1"}"#),
             (
-                Event::StepStarted { step_name: s("p") },
-                r#"{"type":"STEP_STARTED","stepName":"p"}"#,
-            ),
-            (
-                Event::text_start("m1"),
-                r#"{"type":"TEXT_MESSAGE_START","messageId":"m1","role":"assistant"}"#,
-            ),
-            (
-                Event::TextMessageEnd {
-                    message_id: s("m1"),
-                },
-                r#"{"type":"TEXT_MESSAGE_END","messageId":"m1"}"#,
-            ),
-            (
-                Event::ToolCallStart {
-                    tool_call_id: s("c"),
-                    tool_call_name: s("f"),
-                    parent_message_id: Some(s("m1")),
-                },
+                Event::ToolCallStart { tool_call_id: s("c"), tool_call_name: s("f"), parent_message_id: Some(s("m1")) },
                 r#"{"type":"TOOL_CALL_START","toolCallId":"c","toolCallName":"f","parentMessageId":"m1"}"#,
             ),
             (
-                Event::ToolCallArgs {
-                    tool_call_id: s("c"),
-                    delta: s("{"),
-                },
+                Event::ToolCallArgs { tool_call_id: s("c"), delta: s("{") },
                 r#"{"type":"TOOL_CALL_ARGS","toolCallId":"c","delta":"{"}"#,
             ),
-            (
-                Event::ToolCallEnd {
-                    tool_call_id: s("c"),
-                },
-                r#"{"type":"TOOL_CALL_END","toolCallId":"c"}"#,
-            ),
+            (Event::ToolCallEnd { tool_call_id: s("c") }, r#"{"type":"TOOL_CALL_END","toolCallId":"c"}"#),
             (
                 Event::tool_result("m2", "c", "42"),
                 r#"{"type":"TOOL_CALL_RESULT","messageId":"m2","toolCallId":"c","content":"42","role":"tool"}"#,
             ),
-            (
-                Event::StateSnapshot {
-                    snapshot: json!({"n":1}),
-                },
-                r#"{"type":"STATE_SNAPSHOT","snapshot":{"n":1}}"#,
-            ),
-            (
-                Event::Custom {
-                    name: s("k"),
-                    value: json!([1]),
-                },
-                r#"{"type":"CUSTOM","name":"k","value":[1]}"#,
-            ),
+            (Event::StateSnapshot { snapshot: json!({"n":1}) }, r#"{"type":"STATE_SNAPSHOT","snapshot":{"n":1}}"#),
+            (Event::Custom { name: s("k"), value: json!([1]) }, r#"{"type":"CUSTOM","name":"k","value":[1]}"#),
         ];
         for (event, expected) in cases {
             assert_eq!(event.to_json(), expected);
@@ -333,27 +232,16 @@ mod tests {
         for event in every_event() {
             let back: Event = serde_json::from_str(&event.to_json()).unwrap();
             let expected = match event.clone() {
-                Event::RunFinished {
-                    thread_id,
-                    run_id,
-                    result: Some(Value::Null),
-                } => Event::RunFinished {
-                    thread_id,
-                    run_id,
-                    result: None,
-                },
+                Event::RunFinished { thread_id, run_id, result: Some(Value::Null) } => {
+                    Event::RunFinished { thread_id, run_id, result: None }
+                }
                 other => other,
             };
             assert_eq!(back, expected);
         }
-        let missing_role: Event =
-            serde_json::from_str(r#"{"type":"TEXT_MESSAGE_START","messageId":"m"}"#).unwrap();
+        let missing_role: Event = serde_json::from_str(r#"{"type":"TEXT_MESSAGE_START","messageId":"m"}"#).unwrap();
         assert_eq!(missing_role, Event::text_start("m"));
-        assert!(Event::RunError {
-            message: s("x"),
-            code: None
-        }
-        .is_terminal());
+        assert!(Event::RunError { message: s("x"), code: None }.is_terminal());
         assert!(!Event::StepStarted { step_name: s("x") }.is_terminal());
     }
 }

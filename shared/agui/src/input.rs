@@ -56,37 +56,23 @@ pub struct FrontendTool {
 
 fn run_id_rule(id: &str) -> Result<(), ValidationError> {
     sba_validate::rules::length_chars(id, 1, 128)?;
-    charset(
-        id,
-        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'),
-        "A-Z a-z 0-9 _ . : -",
-    )
+    charset(id, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'), "A-Z a-z 0-9 _ . : -")
 }
 
 fn tool_name_rule(name: &str) -> Result<(), ValidationError> {
     sba_validate::rules::length_chars(name, 1, 64)?;
-    charset(
-        name,
-        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'),
-        "A-Z a-z 0-9 _ -",
-    )
+    charset(name, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'), "A-Z a-z 0-9 _ -")
 }
 
 fn schema_rule(schema: &Value) -> Result<(), ValidationError> {
-    sba_validate::rules::json_depth_and_size(schema, 32, MAX_CONTENT_BYTES)
-        .map_err(|_| too_large(MAX_CONTENT_BYTES))
+    sba_validate::rules::json_depth_and_size(schema, 32, MAX_CONTENT_BYTES).map_err(|_| too_large(MAX_CONTENT_BYTES))
 }
 
-fn charset(
-    s: &str,
-    allowed: impl Fn(char) -> bool,
-    described: &str,
-) -> Result<(), ValidationError> {
+fn charset(s: &str, allowed: impl Fn(char) -> bool, described: &str) -> Result<(), ValidationError> {
     if s.chars().all(allowed) {
         return Ok(());
     }
-    Err(ValidationError::new("invalid_string")
-        .with_message(Cow::Owned(format!("may only contain {described}"))))
+    Err(ValidationError::new("invalid_string").with_message(Cow::Owned(format!("may only contain {described}"))))
 }
 
 #[cfg(test)]
@@ -116,22 +102,11 @@ mod tests {
     #[test]
     fn the_official_clients_body_parses() {
         let input: RunAgentInput = parse(OFFICIAL.as_bytes()).unwrap();
-        assert_eq!(
-            (input.thread_id.as_str(), input.run_id.as_str()),
-            ("t", "r")
-        );
-        assert_eq!(
-            input.messages,
-            vec![Message::User {
-                id: "m1".into(),
-                content: UserContent::Text("hi".into())
-            }]
-        );
+        assert_eq!((input.thread_id.as_str(), input.run_id.as_str()), ("t", "r"));
+        assert_eq!(input.messages, vec![Message::User { id: "m1".into(), content: UserContent::Text("hi".into()) }]);
         assert_eq!(input.state, Some(json!({})));
         assert_eq!(input.forwarded_props, Some(json!({})));
-        assert!(
-            input.tools.is_empty() && input.context.is_empty() && input.parent_run_id.is_none()
-        );
+        assert!(input.tools.is_empty() && input.context.is_empty() && input.parent_run_id.is_none());
     }
 
     #[test]
@@ -153,10 +128,7 @@ mod tests {
         let err = parse::<RunAgentInput>(&body(&v)).unwrap_err();
         assert_eq!(
             issues(&err),
-            vec![
-                (json!(["runId"]), "invalid_string".to_owned()),
-                (json!(["threadId"]), "too_short".to_owned())
-            ]
+            vec![(json!(["runId"]), "invalid_string".to_owned()), (json!(["threadId"]), "too_short".to_owned())]
         );
         let long = json!({"threadId": "t".repeat(129), "runId": "r"});
         assert_eq!(
@@ -164,44 +136,26 @@ mod tests {
             vec![(json!(["threadId"]), "too_long".to_owned())]
         );
         let missing = parse::<RunAgentInput>(br#"{"threadId":"t"}"#).unwrap_err();
-        assert_eq!(
-            issues(&missing),
-            vec![(json!(["runId"]), "required".to_owned())]
-        );
+        assert_eq!(issues(&missing), vec![(json!(["runId"]), "required".to_owned())]);
     }
 
     #[test]
     fn limits() {
-        let messages: Vec<Value> = (0..201)
-            .map(|i| json!({"id": i.to_string(), "role": "user", "content": "x"}))
-            .collect();
-        let err = parse::<RunAgentInput>(&body(
-            &json!({"threadId": "t", "runId": "r", "messages": messages}),
-        ))
-        .unwrap_err();
-        assert_eq!(
-            issues(&err),
-            vec![(json!(["messages"]), "too_long".to_owned())]
-        );
+        let messages: Vec<Value> =
+            (0..201).map(|i| json!({"id": i.to_string(), "role": "user", "content": "x"})).collect();
+        let err =
+            parse::<RunAgentInput>(&body(&json!({"threadId": "t", "runId": "r", "messages": messages}))).unwrap_err();
+        assert_eq!(issues(&err), vec![(json!(["messages"]), "too_long".to_owned())]);
 
         let big = json!({"threadId": "t", "runId": "r", "messages": [
             {"id": "a", "role": "user", "content": "ok"},
             {"id": "b", "role": "tool", "toolCallId": "c", "content": "x".repeat(MAX_CONTENT_BYTES + 1)}]});
         let err = parse::<RunAgentInput>(&body(&big)).unwrap_err();
-        assert_eq!(
-            issues(&err),
-            vec![(json!(["messages", 1, "content"]), "too_large".to_owned())]
-        );
+        assert_eq!(issues(&err), vec![(json!(["messages", 1, "content"]), "too_large".to_owned())]);
 
         let tools: Vec<Value> = (0..65).map(|i| json!({"name": format!("t{i}")})).collect();
-        let err = parse::<RunAgentInput>(&body(
-            &json!({"threadId": "t", "runId": "r", "tools": tools}),
-        ))
-        .unwrap_err();
-        assert_eq!(
-            issues(&err),
-            vec![(json!(["tools"]), "too_long".to_owned())]
-        );
+        let err = parse::<RunAgentInput>(&body(&json!({"threadId": "t", "runId": "r", "tools": tools}))).unwrap_err();
+        assert_eq!(issues(&err), vec![(json!(["tools"]), "too_long".to_owned())]);
 
         let v = json!({"threadId": "t", "runId": "r", "tools": [{"name": "ok"}, {"name": "no spaces"}, {"name": "x".repeat(65)}]});
         let err = parse::<RunAgentInput>(&body(&v)).unwrap_err();
@@ -227,11 +181,7 @@ mod tests {
             json!({"threadId": "t", "runId": "r", "messages": [{"role": "user"}]}),
             json!([]),
         ] {
-            assert_eq!(
-                parse::<RunAgentInput>(&body(&bad)).unwrap_err().status,
-                422,
-                "{bad}"
-            );
+            assert_eq!(parse::<RunAgentInput>(&body(&bad)).unwrap_err().status, 422, "{bad}");
         }
         assert_eq!(parse::<RunAgentInput>(b"{").unwrap_err().status, 400);
     }
@@ -241,15 +191,8 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|n| json!(n)),
-            prop_oneof![
-                Just("user"),
-                Just("assistant"),
-                Just("tool"),
-                Just("text"),
-                Just(""),
-                Just("a b")
-            ]
-            .prop_map(|s| json!(s)),
+            prop_oneof![Just("user"), Just("assistant"), Just("tool"), Just("text"), Just(""), Just("a b")]
+                .prop_map(|s| json!(s)),
             ".{0,12}".prop_map(Value::String),
         ];
         leaf.prop_recursive(5, 64, 6, |inner| {

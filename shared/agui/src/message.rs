@@ -10,11 +10,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 pub const MAX_CONTENT_BYTES: usize = 100 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "role",
-    rename_all = "lowercase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "role", rename_all = "lowercase", rename_all_fields = "camelCase")]
 pub enum Message {
     User {
         id: String,
@@ -116,9 +112,9 @@ impl Message {
         match self {
             Message::User { content, .. } => content.text(),
             Message::Assistant { content, .. } => Cow::Borrowed(content.as_deref().unwrap_or("")),
-            Message::System { content, .. }
-            | Message::Developer { content, .. }
-            | Message::Tool { content, .. } => Cow::Borrowed(content),
+            Message::System { content, .. } | Message::Developer { content, .. } | Message::Tool { content, .. } => {
+                Cow::Borrowed(content)
+            }
         }
     }
 }
@@ -127,31 +123,18 @@ impl Validate for Message {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let content_bytes = match self {
-            Message::User {
-                content: UserContent::Text(text),
-                ..
-            } => text.len(),
-            Message::User {
-                content: UserContent::Parts(parts),
-                ..
-            } => json_size(parts),
+            Message::User { content: UserContent::Text(text), .. } => text.len(),
+            Message::User { content: UserContent::Parts(parts), .. } => json_size(parts),
             Message::Assistant { content, .. } => content.as_deref().map_or(0, str::len),
-            Message::System { content, .. }
-            | Message::Developer { content, .. }
-            | Message::Tool { content, .. } => content.len(),
+            Message::System { content, .. } | Message::Developer { content, .. } | Message::Tool { content, .. } => {
+                content.len()
+            }
         };
         if content_bytes > MAX_CONTENT_BYTES {
             errors.add("content", too_large(MAX_CONTENT_BYTES));
         }
-        if let Message::Assistant {
-            tool_calls: Some(calls),
-            ..
-        } = self
-        {
-            if calls
-                .iter()
-                .any(|c| c.function.arguments.len() > MAX_CONTENT_BYTES)
-            {
+        if let Message::Assistant { tool_calls: Some(calls), .. } = self {
+            if calls.iter().any(|c| c.function.arguments.len() > MAX_CONTENT_BYTES) {
                 errors.add("tool_calls", too_large(MAX_CONTENT_BYTES));
             }
         }
@@ -188,8 +171,7 @@ fn json_size(parts: &[Value]) -> usize {
 }
 
 pub(crate) fn too_large(max: usize) -> ValidationError {
-    let mut error = ValidationError::new("too_large")
-        .with_message(Cow::Owned(format!("must be at most {max} bytes")));
+    let mut error = ValidationError::new("too_large").with_message(Cow::Owned(format!("must be at most {max} bytes")));
     error.add_param(Cow::Borrowed("max"), &max);
     error
 }
@@ -216,12 +198,8 @@ mod tests {
         );
         assert_eq!(messages[1].text(), "a\nb");
         assert_eq!(messages[2].text(), "");
-        assert!(
-            matches!(&messages[2], Message::Assistant { tool_calls: Some(c), .. } if c[0].function.name == "f")
-        );
-        assert!(
-            matches!(&messages[5], Message::Tool { tool_call_id, error: Some(_), .. } if tool_call_id == "c1")
-        );
+        assert!(matches!(&messages[2], Message::Assistant { tool_calls: Some(c), .. } if c[0].function.name == "f"));
+        assert!(matches!(&messages[5], Message::Tool { tool_call_id, error: Some(_), .. } if tool_call_id == "c1"));
         assert_eq!(messages[3].id(), "4");
         // Round trip in the protocol's shape.
         let back = serde_json::to_value(&messages[2]).unwrap();
@@ -234,20 +212,12 @@ mod tests {
     #[test]
     fn content_size_limit() {
         let big = "x".repeat(MAX_CONTENT_BYTES + 1);
-        let m = Message::System {
-            id: "s".into(),
-            content: big.clone(),
-        };
+        let m = Message::System { id: "s".into(), content: big.clone() };
         assert!(m.validate().is_err());
-        let parts = Message::User {
-            id: "u".into(),
-            content: UserContent::Parts(vec![json!({"type": "text", "text": big})]),
-        };
+        let parts =
+            Message::User { id: "u".into(), content: UserContent::Parts(vec![json!({"type": "text", "text": big})]) };
         assert!(parts.validate().is_err());
-        let ok = Message::User {
-            id: "u".into(),
-            content: UserContent::Text("x".repeat(MAX_CONTENT_BYTES)),
-        };
+        let ok = Message::User { id: "u".into(), content: UserContent::Text("x".repeat(MAX_CONTENT_BYTES)) };
         assert!(ok.validate().is_ok());
     }
 }

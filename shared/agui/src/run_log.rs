@@ -155,7 +155,8 @@ impl RunLog {
     /// never gets an event. Does nothing if the claim is another attempt's or events exist.
     pub async fn release(&self, thread_id: &str, attempt: &str) -> Result<bool, RedisError> {
         let value = format!("{thread_id}\n{attempt}");
-        let answer = self.redis.eval_script(&RELEASE, &[&self.claim_key, &self.lease_key, &self.events_key], &[value]).await?;
+        let answer =
+            self.redis.eval_script(&RELEASE, &[&self.claim_key, &self.lease_key, &self.events_key], &[value]).await?;
         Ok(answer.as_i64() == Some(1))
     }
 
@@ -194,7 +195,11 @@ impl RunLog {
         let (head, tail) = (format!("id: {run_id}:"), format!("\ndata: {}\n\n", terminal.to_json()));
         let answer = self
             .redis
-            .eval_script(&END_IF_LOST, &[&self.events_key, &self.lease_key, &self.claim_key], &[head, tail, RUN_TTL_MS.to_string()])
+            .eval_script(
+                &END_IF_LOST,
+                &[&self.events_key, &self.lease_key, &self.claim_key],
+                &[head, tail, RUN_TTL_MS.to_string()],
+            )
             .await?;
         Ok(answer.as_i64() == Some(1))
     }
@@ -205,19 +210,13 @@ impl RunLog {
             Ok(start) => start,
             Err(_) => return Ok(Vec::new()),
         };
-        let answer = self
-            .redis
-            .run(&Cmd::new("LRANGE").arg(&self.events_key).arg(start).arg(-1))
-            .await?;
+        let answer = self.redis.run(&Cmd::new("LRANGE").arg(&self.events_key).arg(start).arg(-1)).await?;
         strings(answer)
     }
 
     /// How many frames are stored, which is the sequence number of the last one (0: none).
     pub async fn last_seq(&self) -> Result<u64, RedisError> {
-        let answer = self
-            .redis
-            .run(&Cmd::new("LLEN").arg(&self.events_key))
-            .await?;
+        let answer = self.redis.run(&Cmd::new("LLEN").arg(&self.events_key)).await?;
         answer
             .as_i64()
             .and_then(|n| u64::try_from(n).ok())
@@ -226,11 +225,7 @@ impl RunLog {
 
     /// Whether the last stored frame is RUN_FINISHED or RUN_ERROR.
     pub async fn is_finished(&self) -> Result<bool, RedisError> {
-        let last = strings(
-            self.redis
-                .run(&Cmd::new("LRANGE").arg(&self.events_key).arg(-1).arg(-1))
-                .await?,
-        )?;
+        let last = strings(self.redis.run(&Cmd::new("LRANGE").arg(&self.events_key).arg(-1).arg(-1)).await?)?;
         Ok(last.first().is_some_and(|frame| is_terminal_frame(frame)))
     }
 }
@@ -239,7 +234,8 @@ impl RunLog {
 /// quiet streams renews them all with a handful of requests, not one each).
 pub async fn renew_leases(redis: &RedisRest, lease_keys: &[String]) -> Result<(), RedisError> {
     for chunk in lease_keys.chunks(500) {
-        let commands: Vec<Cmd> = chunk.iter().map(|key| Cmd::new("SET").arg(key).arg("1").arg("PX").arg(LEASE_MS)).collect();
+        let commands: Vec<Cmd> =
+            chunk.iter().map(|key| Cmd::new("SET").arg(key).arg("1").arg("PX").arg(LEASE_MS)).collect();
         redis.pipeline(&commands).await?;
     }
     Ok(())
@@ -249,12 +245,7 @@ pub async fn renew_leases(redis: &RedisRest, lease_keys: &[String]) -> Result<()
 pub fn is_terminal_frame(frame: &str) -> bool {
     frame_data(frame)
         .and_then(|data| serde_json::from_str::<Value>(data).ok())
-        .and_then(|event| {
-            event
-                .get("type")
-                .and_then(Value::as_str)
-                .map(is_terminal_type)
-        })
+        .and_then(|event| event.get("type").and_then(Value::as_str).map(is_terminal_type))
         .unwrap_or(false)
 }
 
@@ -263,10 +254,7 @@ fn strings(answer: RedisValue) -> Result<Vec<String>, RedisError> {
         RedisValue::Nil => Ok(Vec::new()),
         RedisValue::Array(items) => items
             .into_iter()
-            .map(|item| {
-                item.into_string()
-                    .ok_or_else(|| RedisError::Protocol("a stored frame is not text".into()))
-            })
+            .map(|item| item.into_string().ok_or_else(|| RedisError::Protocol("a stored frame is not text".into())))
             .collect(),
         other => Err(RedisError::Protocol(format!("LRANGE answered {other:?}"))),
     }
@@ -279,27 +267,9 @@ mod tests {
 
     #[test]
     fn terminal_frames() {
-        let finished = frame(
-            "r:3",
-            &Event::RunFinished {
-                thread_id: "t".into(),
-                run_id: "r".into(),
-                result: None,
-            },
-        );
-        let error = frame(
-            "r:3",
-            &Event::RunError {
-                message: "x".into(),
-                code: None,
-            },
-        );
-        let step = frame(
-            "r:2",
-            &Event::StepStarted {
-                step_name: "RUN_FINISHED".into(),
-            },
-        );
+        let finished = frame("r:3", &Event::RunFinished { thread_id: "t".into(), run_id: "r".into(), result: None });
+        let error = frame("r:3", &Event::RunError { message: "x".into(), code: None });
+        let step = frame("r:2", &Event::StepStarted { step_name: "RUN_FINISHED".into() });
         assert!(is_terminal_frame(&finished) && is_terminal_frame(&error));
         assert!(!is_terminal_frame(&step));
         assert!(!is_terminal_frame(": ping\n\n") && !is_terminal_frame("data: {not json\n\n"));

@@ -20,16 +20,7 @@ pub const SSE_HEADERS: [(&str, &str); 4] = [
 /// One frame. `id` may not contain CR or LF (they would end the field); any are replaced by
 /// spaces. serde_json escapes control characters, so the data line is always one line.
 pub fn frame(id: &str, event: &Event) -> String {
-    let id: String = id
-        .chars()
-        .map(|c| {
-            if matches!(c, '\r' | '\n' | '\0') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let id: String = id.chars().map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }).collect();
     format!("id: {id}\ndata: {}\n\n", event.to_json())
 }
 
@@ -50,10 +41,7 @@ pub fn parse_event_id(s: &str) -> Option<(String, u64)> {
 
 /// The JSON of a frame's `data:` line, if it has one.
 pub fn frame_data(frame: &str) -> Option<&str> {
-    frame
-        .lines()
-        .find_map(|line| line.strip_prefix("data:"))
-        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+    frame.lines().find_map(|line| line.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d))
 }
 
 #[cfg(test)]
@@ -61,16 +49,16 @@ mod tests {
     use super::*;
 
     fn content() -> Event {
-        Event::TextMessageContent {
-            message_id: "m1".into(),
-            delta: "a\nb\r\n".into(),
-        }
+        Event::TextMessageContent { message_id: "m1".into(), delta: "a\nb\r\n".into() }
     }
 
     #[test]
     fn frames_are_lf_only_and_single_line() {
         let f = frame("r:1", &content());
-        assert_eq!(f, "id: r:1\ndata: {\"type\":\"TEXT_MESSAGE_CONTENT\",\"messageId\":\"m1\",\"delta\":\"a\\nb\\r\\n\"}\n\n");
+        assert_eq!(
+            f,
+            "id: r:1\ndata: {\"type\":\"TEXT_MESSAGE_CONTENT\",\"messageId\":\"m1\",\"delta\":\"a\\nb\\r\\n\"}\n\n"
+        );
         assert!(!f.contains('\r'));
         assert_eq!(f.matches('\n').count(), 3);
         assert_eq!(frame_data(&f), Some(&content().to_json()[..]));
@@ -88,25 +76,14 @@ mod tests {
         assert_eq!(event_id("run-1", 7), "run-1:7");
         assert_eq!(parse_event_id("run-1:7"), Some(("run-1".into(), 7)));
         assert_eq!(parse_event_id("a:b:c:12"), Some(("a:b:c".into(), 12)));
-        for bad in [
-            "",
-            "r",
-            "r:",
-            ":5",
-            "r:-1",
-            "r:+1",
-            "r:x",
-            "r:99999999999999999999999",
-        ] {
+        for bad in ["", "r", "r:", ":5", "r:-1", "r:+1", "r:x", "r:99999999999999999999999"] {
             assert_eq!(parse_event_id(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn headers() {
-        assert!(SSE_HEADERS
-            .iter()
-            .all(|(k, _)| !k.eq_ignore_ascii_case("connection")));
+        assert!(SSE_HEADERS.iter().all(|(k, _)| !k.eq_ignore_ascii_case("connection")));
         assert_eq!(PING, ": ping\n\n");
     }
 }

@@ -7,7 +7,6 @@ use sba_agui::sse::{event_id, frame};
 use sba_agui::{Claim, Event, RunLog};
 use sba_redis::RedisRest;
 
-
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run through scripts/test or set SBA_REDIS_REST_URL and SBA_REDIS_REST_TOKEN")
@@ -15,8 +14,7 @@ fn env(name: &str) -> String {
 }
 
 fn rest() -> RedisRest {
-    RedisRest::new(env("SBA_REDIS_REST_URL"), env("SBA_REDIS_REST_TOKEN"))
-        .with_timeout(Duration::from_secs(5))
+    RedisRest::new(env("SBA_REDIS_REST_URL"), env("SBA_REDIS_REST_TOKEN")).with_timeout(Duration::from_secs(5))
 }
 
 /// A run id no other test, run or process uses.
@@ -28,16 +26,9 @@ fn frames(run_id: &str, n: u64) -> Vec<String> {
     (1..=n)
         .map(|seq| {
             let event = if seq == n {
-                Event::RunFinished {
-                    thread_id: "t".into(),
-                    run_id: run_id.into(),
-                    result: None,
-                }
+                Event::RunFinished { thread_id: "t".into(), run_id: run_id.into(), result: None }
             } else {
-                Event::TextMessageContent {
-                    message_id: "m".into(),
-                    delta: format!("part {seq}"),
-                }
+                Event::TextMessageContent { message_id: "m".into(), delta: format!("part {seq}") }
             };
             frame(&event_id(run_id, seq), &event)
         })
@@ -46,42 +37,27 @@ fn frames(run_id: &str, n: u64) -> Vec<String> {
 
 #[tokio::test]
 async fn claim_is_fresh_once_then_reports_the_holder() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let run = unique_run("claim");
     let log = RunLog::new(rest(), "tenant-a", &run);
     assert_eq!(log.claim("thread-1", "a1").await.unwrap(), Claim::Fresh);
-    assert_eq!(
-        log.claim("thread-1", "a2").await.unwrap(),
-        Claim::Existing {
-            thread_id: "thread-1".into()
-        }
-    );
-    assert_eq!(
-        log.claim("thread-2", "a3").await.unwrap(),
-        Claim::Existing {
-            thread_id: "thread-1".into()
-        }
-    );
+    assert_eq!(log.claim("thread-1", "a2").await.unwrap(), Claim::Existing { thread_id: "thread-1".into() });
+    assert_eq!(log.claim("thread-2", "a3").await.unwrap(), Claim::Existing { thread_id: "thread-1".into() });
     // The same claim sent again (a retry after a timeout that reached Redis) is still fresh.
     assert_eq!(log.claim("thread-1", "a1").await.unwrap(), Claim::Fresh);
     // Another tenant's run of the same id is its own.
-    assert_eq!(
-        RunLog::new(rest(), "tenant-b", &run)
-            .claim("x", "a4")
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
-    let pttl = rest()
-        .query(&["PTTL", log.claim_key()])
-        .await
-        .unwrap()
-        .as_i64()
-        .unwrap();
+    assert_eq!(RunLog::new(rest(), "tenant-b", &run).claim("x", "a4").await.unwrap(), Claim::Fresh);
+    let pttl = rest().query(&["PTTL", log.claim_key()]).await.unwrap().as_i64().unwrap();
     assert!(pttl > 0 && pttl <= 3_600_000, "{pttl}");
 }
 
 #[tokio::test]
 async fn append_read_after_and_finished() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let run = unique_run("log");
     let client = rest();
     let log = RunLog::new(client.clone(), "tenant-a", &run);
@@ -95,11 +71,7 @@ async fn append_read_after_and_finished() {
     let before = client.round_trips();
     log.append(2, &all[2..]).await.unwrap();
     log.append(2, &[]).await.unwrap();
-    assert_eq!(
-        client.round_trips() - before,
-        1,
-        "one pipeline per append, none for nothing"
-    );
+    assert_eq!(client.round_trips() - before, 1, "one pipeline per append, none for nothing");
 
     assert_eq!(log.read_after(Some(2)).await.unwrap(), all[2..].to_vec());
     assert_eq!(log.read_after(None).await.unwrap(), all);
@@ -109,17 +81,15 @@ async fn append_read_after_and_finished() {
     assert_eq!(log.last_seq().await.unwrap(), 5);
     assert!(log.is_finished().await.unwrap());
 
-    let pttl = rest()
-        .query(&["PTTL", log.events_key()])
-        .await
-        .unwrap()
-        .as_i64()
-        .unwrap();
+    let pttl = rest().query(&["PTTL", log.events_key()]).await.unwrap().as_i64().unwrap();
     assert!(pttl > 0 && pttl <= 3_600_000, "{pttl}");
 }
 
 #[tokio::test]
 async fn appends_are_exactly_once_and_in_sequence() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let run = unique_run("once");
     let log = RunLog::new(rest(), "tenant-a", &run);
     let all = frames(&run, 4);
@@ -136,6 +106,9 @@ async fn appends_are_exactly_once_and_in_sequence() {
 
 #[tokio::test]
 async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let run = unique_run("lost");
     let log = RunLog::new(rest(), "tenant-a", &run);
     let lost = Event::RunError { message: "gone".into(), code: Some("run_lost".into()) };
@@ -171,8 +144,12 @@ async fn a_run_whose_lease_lapsed_is_ended_once_by_its_reader() {
 
 #[tokio::test]
 async fn many_leases_are_renewed_in_one_request() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let client = rest();
-    let logs: Vec<RunLog> = (0..3).map(|i| RunLog::new(client.clone(), "tenant-a", &unique_run(&format!("lease{i}")))).collect();
+    let logs: Vec<RunLog> =
+        (0..3).map(|i| RunLog::new(client.clone(), "tenant-a", &unique_run(&format!("lease{i}")))).collect();
     let keys: Vec<String> = logs.iter().map(|l| l.lease_key().to_owned()).collect();
     let before = client.round_trips();
     sba_agui::run_log::renew_leases(&client, &keys).await.unwrap();

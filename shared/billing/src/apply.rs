@@ -80,8 +80,10 @@ fn effect(event: &Event) -> Value {
         }
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             let Ok(sub) = serde_json::from_value::<Subscription>(object) else { return Value::Null };
-            let status = if event.kind == "customer.subscription.deleted" { "canceled".to_owned() } else { sub.status.clone() };
-            const STATUSES: [&str; 8] = ["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "incomplete_expired", "paused"];
+            let status =
+                if event.kind == "customer.subscription.deleted" { "canceled".to_owned() } else { sub.status.clone() };
+            const STATUSES: [&str; 8] =
+                ["trialing", "active", "past_due", "canceled", "unpaid", "incomplete", "incomplete_expired", "paused"];
             if !STATUSES.contains(&status.as_str()) {
                 return Value::Null;
             }
@@ -97,7 +99,9 @@ fn effect(event: &Event) -> Value {
             let Ok(invoice) = serde_json::from_value::<Invoice>(object) else { return Value::Null };
             let Some(customer) = invoice.customer.clone() else { return Value::Null };
             match invoice.service_period() {
-                Some((start, end)) => json!({ "kind": "invoice_paid", "id": invoice.id, "customer": customer, "start": start, "end": end }),
+                Some((start, end)) => {
+                    json!({ "kind": "invoice_paid", "id": invoice.id, "customer": customer, "start": start, "end": end })
+                }
                 None => json!({ "kind": "invoice_paid", "id": invoice.id, "customer": customer }),
             }
         }

@@ -4,17 +4,50 @@
 //! (Redis REST, LLM providers, JWKS, revalidate) passes `outbound_url` — the allowlist in
 //! `OUTBOUND_ALLOWLIST` — before any client is built for it.
 //!
+//! SQL goes through [`statement`] and [`transaction`]: one pipelined transaction as a tenant
+//! (RLS) or as `service_role`, on a session from the `DB` binding, under one timeout.
+//!
 //! Not for: the clients themselves (`sba-redis`, `sba-pg`).
 
 use sba_http::{ApiError, Call, Probe};
+use sba_pg::tokio_postgres::types::{ToSql, Type};
+use sba_pg::tokio_postgres::Row;
+use sba_pg::PgError;
 use sba_redis::RedisRest;
+use sba_rls::{Actor, Statement};
 use serde_json::json;
+use std::time::Duration;
 use worker::Env;
 
 /// The Hyperdrive binding every function that stores data uses.
 pub const DB_BINDING: &str = "DB";
 pub const REDIS_URL: &str = "REDIS_REST_URL";
 pub const REDIS_TOKEN: &str = "REDIS_REST_TOKEN";
+
+/// How long a Worker's database work may take, from the session being ours to the last row:
+/// one policy for every route (a slow database is an outage to report, not to wait out).
+pub const DB_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One statement as `actor` in a transaction of its own: one round trip once connected.
+pub async fn statement(
+    env: &Env,
+    actor: &Actor<'_>,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, PgError> {
+    sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        sba_rls::one_statement(&client, actor, sql, params).await.map_err(PgError::from)
+    })
+    .await
+}
+
+/// Statements as `actor` in ONE transaction, sent as one pipeline; each statement's rows.
+pub async fn transaction(env: &Env, actor: &Actor<'_>, statements: &[Statement<'_>]) -> Result<Vec<Vec<Row>>, PgError> {
+    sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
+        sba_rls::in_one_round_trip(&client, actor, statements).await.map_err(PgError::from)
+    })
+    .await
+}
 
 /// The Redis REST client, or a 503 naming what is missing (a deploy without the secret
 /// should say so, not crash).

@@ -39,7 +39,8 @@ impl ContentApi {
                 return Err(format!("{name} must be a GraphQL name ([A-Za-z_][A-Za-z0-9_]*), got {v:?}"));
             }
         }
-        let token = value("BASEHUB_TOKEN").ok_or("BASEHUB_TOKEN (a read token) is required when BASEHUB_COMPONENT is set")?;
+        let token =
+            value("BASEHUB_TOKEN").ok_or("BASEHUB_TOKEN (a read token) is required when BASEHUB_COMPONENT is set")?;
         Ok(Some(Self {
             url: value("BASEHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
             token,
@@ -114,7 +115,9 @@ impl Entry {
 
 fn is_graphql_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && s.len() <= 64
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 64
 }
 
 #[cfg(test)]
@@ -161,7 +164,10 @@ mod tests {
             {"_id": "a1", "_title": "Refunds", "body": {"markdown": "# Refunds\n30 days"}},
             {"_id": "a2", "_title": "No body"}
         ]}}}});
-        assert_eq!(api.entries(&found).unwrap(), vec![Entry { id: "a1".into(), title: "Refunds".into(), markdown: "# Refunds\n30 days".into() }]);
+        assert_eq!(
+            api.entries(&found).unwrap(),
+            vec![Entry { id: "a1".into(), title: "Refunds".into(), markdown: "# Refunds\n30 days".into() }]
+        );
         assert_eq!(api.entries(&json!({"data": {"_componentInstances": {"article": {"items": []}}}})).unwrap(), vec![]);
         let rejected = json!({"data": null, "errors": [{"message": "Cannot query field \"x\""}]});
         assert!(api.entries(&rejected).unwrap_err().contains("Cannot query field"));

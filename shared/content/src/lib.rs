@@ -97,7 +97,8 @@ mod tests {
     use serde_json::json;
 
     fn envelope(data: Value) -> Envelope {
-        serde_json::from_value(json!({"timestamp": "2026-11-26T10:00:00Z", "type": "block.updated", "data": data})).unwrap()
+        serde_json::from_value(json!({"timestamp": "2026-11-26T10:00:00Z", "type": "block.updated", "data": data}))
+            .unwrap()
     }
 
     #[test]
@@ -131,12 +132,19 @@ mod tests {
 
     #[test]
     fn jobs_round_trip_as_camel_case_json() {
-        let job = ReingestJob { tenant: "t".into(), event_id: "e".into(), event_type: "block.updated".into(), block_ids: vec!["b".into()], traceparent: None };
+        let job = ReingestJob {
+            tenant: "t".into(),
+            event_id: "e".into(),
+            event_type: "block.updated".into(),
+            block_ids: vec!["b".into()],
+            traceparent: None,
+        };
         let text = serde_json::to_string(&job).unwrap();
         assert!(text.contains("blockIds"));
         assert!(!text.contains("traceparent"), "absent, not null: {text}");
         assert_eq!(serde_json::from_str::<ReingestJob>(&text).unwrap(), job);
-        let traced = ReingestJob { traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()), ..job };
+        let traced =
+            ReingestJob { traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()), ..job };
         let text = serde_json::to_string(&traced).unwrap();
         assert_eq!(serde_json::from_str::<ReingestJob>(&text).unwrap(), traced);
     }

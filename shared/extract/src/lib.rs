@@ -8,7 +8,7 @@
 
 mod limit;
 
-pub use limit::{rate_limit, LimitSettings};
+pub use limit::rate_limit;
 
 use sba_http::{read_limited, ApiError, Call};
 use sba_tenant::{AuthConfig, HttpJwks, TenantContext};
@@ -24,7 +24,10 @@ pub async fn json<T: DeserializeOwned + Validate>(call: &mut Call, limit: usize)
 }
 
 /// Like `json`, also returning the raw body (for request hashes: idempotency keys).
-pub async fn json_and_bytes<T: DeserializeOwned + Validate>(call: &mut Call, limit: usize) -> Result<(T, Vec<u8>), ApiError> {
+pub async fn json_and_bytes<T: DeserializeOwned + Validate>(
+    call: &mut Call,
+    limit: usize,
+) -> Result<(T, Vec<u8>), ApiError> {
     let content_type = header(call, "content-type");
     sba_validate::require_json_content_type(content_type.as_deref())?;
     let body = read_limited(&mut call.req, limit).await?;
@@ -55,7 +58,8 @@ pub async fn tenant(call: &Call) -> Result<TenantContext, ApiError> {
     let authorization = header(call, "authorization");
     let asserted = header(call, "x-tenant-id");
     let now_secs = (js_sys::Date::now() / 1000.0) as u64;
-    let tenant = sba_tenant::authenticate(&config, &source, authorization.as_deref(), asserted.as_deref(), now_secs).await?;
+    let tenant =
+        sba_tenant::authenticate(&config, &source, authorization.as_deref(), asserted.as_deref(), now_secs).await?;
     call.ctx.set_tenant(&tenant.tenant_id);
     Ok(tenant)
 }

@@ -6,12 +6,7 @@ use worker::Request;
 /// once from `Content-Length`, or while streaming when the length is absent or understated,
 /// so an oversized upload is never buffered whole.
 pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
     }
@@ -21,7 +16,9 @@ pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, Ap
     };
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", "the request body could not be read").with_cause(e))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("body_unreadable", "the request body could not be read").with_cause(e)
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::payload_too_large(limit));
         }

@@ -9,10 +9,10 @@
 
 use crate::RequestContext;
 use sba_observe::{parse_otlp_headers, LogLine, RequestPoint};
+use sba_outbound::http::Outgoing;
 use std::fmt;
 use std::sync::OnceLock;
 use wasm_bindgen::JsValue;
-use sba_outbound::http::Outgoing;
 use worker::{console_log, Env};
 
 /// Where a streamed response stands, as far as its data point is concerned.
@@ -147,7 +147,10 @@ impl Exporter {
             (None, None) => return None,
         };
         if let Err(refused) = crate::outbound_url(env, &url) {
-            console_log!("{}", serde_json::json!({ "level": "warn", "event": "metrics_export_refused", "detail": refused.message }));
+            console_log!(
+                "{}",
+                serde_json::json!({ "level": "warn", "event": "metrics_export_refused", "detail": refused.message })
+            );
             return None;
         }
         let headers = setting("OTEL_EXPORTER_OTLP_HEADERS").map(|h| parse_otlp_headers(&h)).unwrap_or_default();
@@ -157,7 +160,9 @@ impl Exporter {
     async fn post(self, body: String) -> Result<(), String> {
         // Like every outbound call, a redirect is refused: it would carry the collector's
         // credentials to a host the allowlist never saw.
-        let request = Outgoing::post(self.url, body.into_bytes()).header("content-type", "application/json").headers(&self.headers);
+        let request = Outgoing::post(self.url, body.into_bytes())
+            .header("content-type", "application/json")
+            .headers(&self.headers);
         let reply = sba_outbound::http::send(request).await.map_err(|e| format!("collector unreachable: {e}"))?;
         match reply.status {
             200..=299 => Ok(()),

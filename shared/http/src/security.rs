@@ -14,12 +14,22 @@ pub const SECURITY_HEADERS: [(&str, &str); 6] = [
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/decorate.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = decorate)]
-    fn decorate_js(headers: &wasm_bindgen::JsValue, server_timing: &str, request_id: &str, traceresponse: &str) -> Result<(), wasm_bindgen::JsValue>;
+    fn decorate_js(
+        headers: &wasm_bindgen::JsValue,
+        server_timing: &str,
+        request_id: &str,
+        traceresponse: &str,
+    ) -> Result<(), wasm_bindgen::JsValue>;
 }
 
 /// Sets [`SECURITY_HEADERS`] and the per-response `Server-Timing`, `X-Request-Id` and
 /// `traceresponse` in one call into JavaScript (`decorate.js`).
-pub fn apply(headers: &worker::Headers, server_timing: &str, request_id: &str, traceresponse: &str) -> worker::Result<()> {
+pub fn apply(
+    headers: &worker::Headers,
+    server_timing: &str,
+    request_id: &str,
+    traceresponse: &str,
+) -> worker::Result<()> {
     decorate_js(headers.as_ref(), server_timing, request_id, traceresponse).map_err(worker::Error::from)
 }
 
@@ -38,7 +48,10 @@ mod tests {
     fn decorate_js_sets_exactly_these_headers() {
         let js = include_str!("decorate.js");
         for (name, value) in SECURITY_HEADERS {
-            assert!(js.contains(&format!("headers.set(\"{name}\", \"{value}\")")), "{name} missing or different in decorate.js");
+            assert!(
+                js.contains(&format!("headers.set(\"{name}\", \"{value}\")")),
+                "{name} missing or different in decorate.js"
+            );
         }
         assert_eq!(js.matches("headers.set(\"").count(), SECURITY_HEADERS.len() + 3, "no other constant header");
     }

@@ -1,25 +1,31 @@
 use crate::report::Report;
-use crate::{security, ApiError, Call, RequestContext, RoutePath, Service};
+use crate::{
+    dispatch, health, json_text, readiness, security, ApiError, Call, RequestContext, Route, RoutePath, Service,
+};
 use sba_observe::{RequestId, TraceContext};
-use std::future::Future;
 use std::rc::Rc;
-use worker::{Context, Env, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
-/// Runs `handler` inside the cross-cutting layer. Never returns `Err`: every failure, even a
-/// failure to build the error response, ends as a JSON response with the security headers.
-/// `runtime` is the fetch event's context; handlers reach its `waitUntil` through
-/// `call.ctx.wait_until`.
-pub async fn serve<F, Fut>(service: &Service, req: Request, env: Env, runtime: Context, handler: F) -> worker::Result<Response>
-where
-    F: FnOnce(Call) -> Fut,
-    Fut: Future<Output = Result<Response, ApiError>>,
-{
+/// Serves one request: the function's `routes`, and every function's `/healthz`, `/readyz`
+/// and `/openapi.json`, inside the cross-cutting layer (ids, trace context, security headers,
+/// the log line and metrics). Never returns `Err`: every failure, even a failure to build the
+/// error response, ends as a JSON response with the security headers. `runtime` is the fetch
+/// event's context; handlers reach its `waitUntil` through `call.ctx.wait_until`.
+pub async fn serve(
+    service: &Service,
+    req: Request,
+    env: Env,
+    runtime: Context,
+    routes: &'static [Route],
+) -> worker::Result<Response> {
     let started_ms = js_sys::Date::now();
     let headers = req.headers();
     // One call for both ids' randomness (each call crosses into JavaScript).
     let random = random_bytes::<40>();
     let (id_random, trace_random) = random.split_at(16);
-    let request_id = RequestId::from_header_or(header(headers, "x-request-id").as_deref(), || id_random.try_into().unwrap_or_default());
+    let request_id = RequestId::from_header_or(header(headers, "x-request-id").as_deref(), || {
+        id_random.try_into().unwrap_or_default()
+    });
     let trace = TraceContext::from_headers(
         header(headers, "traceparent").as_deref(),
         header(headers, "tracestate").as_deref(),
@@ -30,7 +36,7 @@ where
     let path = RoutePath::new(path_of(&req.inner().url()), service.mounts);
 
     let call = Call { req, env: env.clone(), path, ctx: ctx.clone() };
-    let (mut response, mut error) = match handler(call).await {
+    let (mut response, mut error) = match answer(service, call, routes).await {
         Ok(response) => (response, None),
         Err(error) => (error_response(&error, ctx.request_id.as_str()), Some(error)),
     };
@@ -63,6 +69,23 @@ where
     };
     ctx.report(report, now);
     Ok(response)
+}
+
+/// The routes every function has, then the function's own.
+async fn answer(service: &Service, call: Call, routes: &'static [Route]) -> Result<Response, ApiError> {
+    let builtin = match call.path.segments().as_slice() {
+        ["healthz"] => Some("/healthz"),
+        ["readyz"] => Some("/readyz"),
+        ["openapi.json"] if service.openapi.is_some() => Some("/openapi.json"),
+        _ => None,
+    };
+    let Some(pattern) = builtin else { return dispatch(call, routes).await };
+    call.route(pattern, &[Method::Get])?;
+    match (pattern, service.openapi) {
+        ("/healthz", _) => health(service),
+        ("/openapi.json", Some(document)) => json_text(document),
+        _ => readiness(service, (service.probes)(&call.env)).await,
+    }
 }
 
 fn error_response(error: &ApiError, request_id: &str) -> Response {

@@ -8,6 +8,10 @@ pub struct Service {
     /// Path prefixes the function is mounted under on the shared origin (`/kb`), stripped
     /// before routing so the same Worker also answers on its own hostname without them.
     pub mounts: &'static [&'static str],
+    /// The function's own OpenAPI document, served at `/openapi.json` (`None`: not served).
+    pub openapi: Option<&'static str>,
+    /// What `/readyz` checks (e.g. Postgres and Redis reachable).
+    pub probes: fn(&worker::Env) -> Vec<crate::Probe>,
 }
 
 /// The request path with the mount prefix removed, split into segments.
@@ -36,7 +40,11 @@ impl RoutePath {
     }
 
     pub fn as_str(&self) -> &str {
-        if self.path.is_empty() { "/" } else { &self.path }
+        if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        }
     }
 }
 
@@ -44,7 +52,7 @@ impl RoutePath {
 /// A `Service` for the calling crate, its version from Cargo and its build id from the
 /// `SBA_BUILD_ID` environment variable at compile time.
 macro_rules! service {
-    ($name:expr, mounts: $mounts:expr) => {
+    ($name:expr, mounts: $mounts:expr, openapi: $openapi:expr, probes: $probes:expr) => {
         $crate::Service {
             name: $name,
             version: env!("CARGO_PKG_VERSION"),
@@ -53,7 +61,12 @@ macro_rules! service {
                 None => "dev",
             },
             mounts: $mounts,
+            openapi: $openapi,
+            probes: $probes,
         }
+    };
+    ($name:expr, mounts: $mounts:expr) => {
+        $crate::service!($name, mounts: $mounts, openapi: None, probes: |_| Vec::new())
     };
 }
 

@@ -20,11 +20,9 @@ mod tests {
 
     #[test]
     fn serde_names_are_lowercase() {
-        for (value, name) in [
-            (ContentType::Text, "\"text\""),
-            (ContentType::Markdown, "\"markdown\""),
-            (ContentType::Html, "\"html\""),
-        ] {
+        for (value, name) in
+            [(ContentType::Text, "\"text\""), (ContentType::Markdown, "\"markdown\""), (ContentType::Html, "\"html\"")]
+        {
             assert_eq!(serde_json::to_string(&value).unwrap(), name);
             assert_eq!(serde_json::from_str::<ContentType>(name).unwrap(), value);
         }

@@ -71,10 +71,7 @@ mod tests {
 
     #[test]
     fn line_endings_trailing_spaces_and_blank_runs() {
-        assert_eq!(
-            normalize("\u{FEFF}  a  \r\nb\t\rc\u{2028}d\u{85}e\n\n\n\n\nf \n\n"),
-            "a\nb\nc\nd\ne\n\n\nf"
-        );
+        assert_eq!(normalize("\u{FEFF}  a  \r\nb\t\rc\u{2028}d\u{85}e\n\n\n\n\nf \n\n"), "a\nb\nc\nd\ne\n\n\nf");
         assert_eq!(normalize("a\n\nb\n \n \nc"), "a\n\nb\n\n\nc");
         assert_eq!(normalize("  \n\u{FEFF}\u{FEFF} x"), "x");
         assert_eq!(normalize(" \t\n\r\n "), "");
@@ -93,34 +90,18 @@ mod tests {
         let crlf = normalize("\u{FEFF}# Title\r\n\r\nSome text.\r\nMore.\r\n\r\n");
         assert_eq!(lf, crlf);
         assert_eq!(content_sha256(&lf), content_sha256(&crlf));
-        assert_ne!(
-            content_sha256(&lf),
-            content_sha256("# Title\n\nSome text.\nMore!")
-        );
+        assert_ne!(content_sha256(&lf), content_sha256("# Title\n\nSome text.\nMore!"));
     }
 
     #[test]
     fn sha256_known_values() {
-        assert_eq!(
-            content_sha256(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(
-            content_sha256("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(content_sha256(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(content_sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn idempotent_on_awkward_input() {
-        for text in [
-            "\u{FEFF}\u{FEFF}a",
-            " \u{FEFF}x",
-            "a\r\r\n\n\n\nb",
-            "\u{301}a",
-            "x\u{A0}\n",
-            "\u{FEFF}",
-        ] {
+        for text in ["\u{FEFF}\u{FEFF}a", " \u{FEFF}x", "a\r\r\n\n\n\nb", "\u{301}a", "x\u{A0}\n", "\u{FEFF}"] {
             let once = normalize(text);
             assert_eq!(normalize(&once), once, "{text:?}");
         }

@@ -74,19 +74,12 @@ fn markdown_document(bytes: usize) -> String {
     while doc.len() < bytes {
         section += 1;
         let level = 1 + rng.below(3);
-        doc.push_str(&format!(
-            "{} Section {section} — Größe {}\n\n",
-            "#".repeat(level),
-            WORDS[rng.below(WORDS.len())]
-        ));
+        doc.push_str(&format!("{} Section {section} — Größe {}\n\n", "#".repeat(level), WORDS[rng.below(WORDS.len())]));
         for _ in 0..1 + rng.below(6) {
             match rng.below(10) {
-                0 => doc.push_str(&format!(
-                    "```rust\nfn f() {{\n    let x = \"{}\";\n}}\n```",
-                    paragraph(&mut rng, 1, 1)
-                )),
-                1 => (0..3 + rng.below(5))
-                    .for_each(|_| doc.push_str(&format!("- {}\n", paragraph(&mut rng, 1, 1)))),
+                0 => doc
+                    .push_str(&format!("```rust\nfn f() {{\n    let x = \"{}\";\n}}\n```", paragraph(&mut rng, 1, 1))),
+                1 => (0..3 + rng.below(5)).for_each(|_| doc.push_str(&format!("- {}\n", paragraph(&mut rng, 1, 1)))),
                 2 => doc.push_str(&paragraph(&mut rng, 40, 40)), // longer than max_chars
                 _ => doc.push_str(&paragraph(&mut rng, 1, 8)),
             }
@@ -108,25 +101,14 @@ fn timed<T>(what: &str, work: impl FnOnce() -> T) -> T {
 fn one_megabyte_of_markdown() {
     let doc = markdown_document(1 << 20);
     let opts = ChunkOptions::default();
-    let chunks = timed("chunk 1 MB markdown", || {
-        chunk(&doc, ContentType::Markdown, opts)
-    });
-    println!(
-        "{} bytes, {} chars, {} chunks",
-        doc.len(),
-        doc.chars().count(),
-        chunks.len()
-    );
+    let chunks = timed("chunk 1 MB markdown", || chunk(&doc, ContentType::Markdown, opts));
+    println!("{} bytes, {} chars, {} chunks", doc.len(), doc.chars().count(), chunks.len());
     check_chunks(&doc, &chunks, opts);
     assert!(chunks.len() > 500);
     assert!(chunks.iter().all(|c| !c.heading_path.is_empty()));
     assert!(chunks.iter().any(|c| c.heading_path.len() == 3));
     let shared = chunks.windows(2).filter(|p| p[1].start < p[0].end).count();
-    assert!(
-        shared * 10 > chunks.len() * 9,
-        "only {shared} of {} chunks overlap",
-        chunks.len()
-    );
+    assert!(shared * 10 > chunks.len() * 9, "only {shared} of {} chunks overlap", chunks.len());
 
     let normalized = timed("normalize 1 MB", || normalize(&doc));
     assert_eq!(normalize(&normalized), normalized);
@@ -134,20 +116,13 @@ fn one_megabyte_of_markdown() {
 
 #[test]
 fn one_megabyte_of_html() {
-    let mut html =
-        String::from("<!doctype html><html><head><style>p { color: red }</style></head><body>");
+    let mut html = String::from("<!doctype html><html><head><style>p { color: red }</style></head><body>");
     let mut rng = Rng(7);
     let mut section = 0;
     while html.len() < 1 << 20 {
         section += 1;
-        html.push_str(&format!(
-            "<h{0}>Section {section} &amp; more</h{0}>",
-            1 + rng.below(3)
-        ));
-        html.push_str(&format!(
-            "<p class=\"a>b\">{}</p><script>var s = '</p>';</script>",
-            paragraph(&mut rng, 1, 6)
-        ));
+        html.push_str(&format!("<h{0}>Section {section} &amp; more</h{0}>", 1 + rng.below(3)));
+        html.push_str(&format!("<p class=\"a>b\">{}</p><script>var s = '</p>';</script>", paragraph(&mut rng, 1, 6)));
         html.push_str(&format!(
             "<ul><li>{}</li><li>&lt;tag&gt; &#x1F600;</li></ul><!-- note -->",
             paragraph(&mut rng, 1, 1)
@@ -179,9 +154,7 @@ fn adversarial_megabytes() {
         let chunks = timed(what, || chunk(&text, ContentType::Markdown, opts));
         check_chunks(&text, &chunks, opts);
     }
-    let html = timed("html: unclosed tags", || {
-        html_to_text(&"<a b='".repeat(1 << 17))
-    });
+    let html = timed("html: unclosed tags", || html_to_text(&"<a b='".repeat(1 << 17)));
     assert!(html.is_empty());
     timed("html: many lt", || html_to_text(&"<<<&&&#".repeat(1 << 17)));
 }

@@ -7,24 +7,12 @@ use proptest::prelude::*;
 use sba_kb_text::{chunk, content_sha256, html_to_text, normalize, ChunkOptions, ContentType};
 
 fn options() -> impl Strategy<Value = ChunkOptions> {
-    prop_oneof![
-        (0usize..40, 0usize..40, 0usize..30),
-        (1usize..400, 1usize..500, 0usize..250),
-        Just((1200, 2000, 200)),
-    ]
-    .prop_map(|(target_chars, max_chars, overlap_chars)| ChunkOptions {
-        target_chars,
-        max_chars,
-        overlap_chars,
-    })
+    prop_oneof![(0usize..40, 0usize..40, 0usize..30), (1usize..400, 1usize..500, 0usize..250), Just((1200, 2000, 200)),]
+        .prop_map(|(target_chars, max_chars, overlap_chars)| ChunkOptions { target_chars, max_chars, overlap_chars })
 }
 
 fn content_type() -> impl Strategy<Value = ContentType> {
-    prop_oneof![
-        Just(ContentType::Text),
-        Just(ContentType::Markdown),
-        Just(ContentType::Html)
-    ]
+    prop_oneof![Just(ContentType::Text), Just(ContentType::Markdown), Just(ContentType::Html)]
 }
 
 fn arbitrary_text() -> impl Strategy<Value = String> {
@@ -35,8 +23,7 @@ fn arbitrary_text() -> impl Strategy<Value = String> {
 /// marks, CJK, CRLF and stray whitespace, in any order.
 fn markdownish() -> impl Strategy<Value = String> {
     let fragment = prop_oneof![
-        (1usize..8, "[A-Za-z é日本]{0,12}")
-            .prop_map(|(level, title)| format!("\n{} {title}\n", "#".repeat(level))),
+        (1usize..8, "[A-Za-z é日本]{0,12}").prop_map(|(level, title)| format!("\n{} {title}\n", "#".repeat(level))),
         Just("\n\n".to_string()),
         Just("\n".to_string()),
         Just("\r\n".to_string()),
@@ -52,38 +39,20 @@ fn markdownish() -> impl Strategy<Value = String> {
         "[a-z]{1,12} ",
         "[a-zäöüß]{40,300}",
         "[\u{4e00}-\u{4e80}\u{3041}-\u{3096}]{1,60}",
-        prop::sample::select(vec!["👨‍👩‍👧‍👦", "🏳️‍🌈", "🇯🇵", "👍🏽", "#️⃣", "❤️", "🧑🏿‍🚀"])
-            .prop_map(str::to_string),
+        prop::sample::select(vec!["👨‍👩‍👧‍👦", "🏳️‍🌈", "🇯🇵", "👍🏽", "#️⃣", "❤️", "🧑🏿‍🚀"]).prop_map(str::to_string),
         (
             "[a-z]",
             prop::collection::vec(
-                prop::sample::select(vec![
-                    '\u{301}', '\u{308}', '\u{20DD}', '\u{200D}', '\u{FE0F}'
-                ]),
+                prop::sample::select(vec!['\u{301}', '\u{308}', '\u{20DD}', '\u{200D}', '\u{FE0F}']),
                 1..4
             )
         )
             .prop_map(|(base, marks)| format!("{base}{}", String::from_iter(marks))),
-        prop::sample::select(vec![
-            "नमस्ते",
-            "ภาษาไทย",
-            "한국어 ",
-            "\u{0600}1",
-            "\u{FEFF}",
-            "\u{2028}",
-            "\u{A0}"
-        ])
-        .prop_map(str::to_string),
+        prop::sample::select(vec!["नमस्ते", "ภาษาไทย", "한국어 ", "\u{0600}1", "\u{FEFF}", "\u{2028}", "\u{A0}"])
+            .prop_map(str::to_string),
         // Extenders with no base of their own (after a space, a newline or nothing).
-        prop::sample::select(vec![
-            "\u{301}",
-            "\u{200D}",
-            "\u{FE0F}",
-            "\u{1F3FD}",
-            "\u{93F}",
-            "\u{1F1EB}"
-        ])
-        .prop_map(str::to_string),
+        prop::sample::select(vec!["\u{301}", "\u{200D}", "\u{FE0F}", "\u{1F3FD}", "\u{93F}", "\u{1F1EB}"])
+            .prop_map(str::to_string),
         any::<char>().prop_map(String::from),
     ];
     prop::collection::vec(fragment, 0..120).prop_map(|parts| parts.concat())
@@ -94,29 +63,14 @@ fn htmlish() -> impl Strategy<Value = String> {
     let fragment = prop_oneof![
         (
             prop::sample::select(vec![
-                "script", "SCRIPT", "style", "StYlE", "template", "noscript", "iframe", "svg",
-                "math", "title", "textarea", "p", "div", "h1", "h3", "h6", "pre", "li", "tr", "td",
-                "br", "b", "a", "scr",
+                "script", "SCRIPT", "style", "StYlE", "template", "noscript", "iframe", "svg", "math", "title",
+                "textarea", "p", "div", "h1", "h3", "h6", "pre", "li", "tr", "td", "br", "b", "a", "scr",
             ]),
-            prop::sample::select(vec![
-                "",
-                "/",
-                " ",
-                " a=\"x>y\"",
-                " b='<script>'",
-                " c=d",
-                " /",
-                "\t",
-                " \"",
-                "\n"
-            ]),
+            prop::sample::select(vec!["", "/", " ", " a=\"x>y\"", " b='<script>'", " c=d", " /", "\t", " \"", "\n"]),
             prop::sample::select(vec![">", "", " >", "/>"]),
             any::<bool>(),
         )
-            .prop_map(|(name, attr, close, end)| format!(
-                "<{}{name}{attr}{close}",
-                if end { "/" } else { "" }
-            )),
+            .prop_map(|(name, attr, close, end)| format!("<{}{name}{attr}{close}", if end { "/" } else { "" })),
         prop::sample::select(vec![
             "<!--",
             "-->",

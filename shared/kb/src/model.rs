@@ -105,7 +105,10 @@ fn tag_rules(tags: &[String]) -> Result<(), ValidationError> {
     for (i, tag) in tags.iter().enumerate() {
         let chars = tag.chars().count();
         if chars == 0 || chars > MAX_TAG_CHARS || tag.trim() != tag || tag.chars().any(char::is_control) {
-            return Err(error("invalid_string", &format!("tag {i} must be 1 to 64 characters, no control characters or surrounding spaces")));
+            return Err(error(
+                "invalid_string",
+                &format!("tag {i} must be 1 to 64 characters, no control characters or surrounding spaces"),
+            ));
         }
     }
     Ok(())
@@ -168,9 +171,15 @@ mod tests {
     #[test]
     fn metadata_and_tags_have_limits() {
         let deep = json!({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}});
-        let doc = json!({"title": "t", "content": "c", "contentType": "text", "metadata": deep, "tags": ["ok", " padded"]});
+        let doc =
+            json!({"title": "t", "content": "c", "contentType": "text", "metadata": deep, "tags": ["ok", " padded"]});
         let error = sba_validate::parse::<NewDocument>(doc.to_string().as_bytes()).unwrap_err();
-        let codes: Vec<_> = error.details.unwrap()["issues"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap().to_owned()).collect();
+        let codes: Vec<_> = error.details.unwrap()["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap().to_owned())
+            .collect();
         assert!(codes.contains(&"too_deep".to_string()), "{codes:?}");
         assert!(codes.contains(&"invalid_string".to_string()), "{codes:?}");
     }

@@ -67,7 +67,8 @@ impl IngestParams {
 
     /// Guards the write with an `Idempotency-Key` (see `crate::idempotency`).
     pub fn with_idempotency(mut self, scope: &str, key: &str, request_hash: &str) -> Self {
-        (self.scope, self.key, self.request_hash) = (Some(scope.to_owned()), Some(key.to_owned()), Some(request_hash.to_owned()));
+        (self.scope, self.key, self.request_hash) =
+            (Some(scope.to_owned()), Some(key.to_owned()), Some(request_hash.to_owned()));
         self
     }
 
@@ -105,7 +106,8 @@ fn document_for_db(doc: &NewDocument, prepared: &Prepared) -> Value {
 pub fn ingest_answer(rows: &[Row]) -> Result<IngestAnswer, Error> {
     let Some(row) = rows.first() else { return Ok(IngestAnswer::Reused) };
     let kind: String = row.try_get(0)?;
-    let status = || -> Result<u16, Error> { Ok(u16::try_from(row.try_get::<_, Option<i32>>(1)?.unwrap_or(200)).unwrap_or(200)) };
+    let status =
+        || -> Result<u16, Error> { Ok(u16::try_from(row.try_get::<_, Option<i32>>(1)?.unwrap_or(200)).unwrap_or(200)) };
     let body = || -> Result<Value, Error> { Ok(row.try_get::<_, Option<Value>>(2)?.unwrap_or(Value::Null)) };
     Ok(match kind.as_str() {
         "done" => IngestAnswer::Done { status: status()?, body: body()? },

@@ -4,8 +4,8 @@
 use sba_kb::store::{self, Change, IngestAnswer, IngestParams};
 use sba_kb::{prepare, NewDocument};
 use sba_rls::{begin_as_tenant, one_statement, Actor};
-use serde_json::json;
 use sba_testkit::{postgres, unique};
+use serde_json::json;
 
 fn tenant() -> String {
     unique("kb")
@@ -19,9 +19,14 @@ const GUIDE: &str = "# Guide\n\nWelcome to the assistant.\n\n## Install\n\nRun t
 
 #[tokio::test]
 async fn ingest_get_search_delete_round_trip() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let t = tenant();
-    let input = doc(json!({"title": "Guide", "content": GUIDE, "contentType": "markdown", "tags": ["help"], "metadata": {"lang": "en"}}));
+    let input = doc(
+        json!({"title": "Guide", "content": GUIDE, "contentType": "markdown", "tags": ["help"], "metadata": {"lang": "en"}}),
+    );
     let prepared = prepare(&input);
 
     let tx = begin_as_tenant(&mut client, &json!({"sub": "u"}), &t).await.unwrap();
@@ -54,6 +59,9 @@ async fn ingest_get_search_delete_round_trip() {
 
 #[tokio::test]
 async fn another_tenant_sees_nothing() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let (a, b) = (tenant(), tenant());
     let input = doc(json!({"title": "Secret", "content": "quarterly revenue forecast", "contentType": "text"}));
@@ -74,11 +82,16 @@ async fn another_tenant_sees_nothing() {
 
 #[tokio::test]
 async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let t = tenant();
     let v1 = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\r\n", "contentType": "text"}));
     let same = doc(json!({"externalId": "faq-1", "title": "FAQ", "content": "Old answer.\n", "contentType": "text"}));
-    let v2 = doc(json!({"externalId": "faq-1", "title": "FAQ v2", "content": "New answer about refunds.", "contentType": "text"}));
+    let v2 = doc(
+        json!({"externalId": "faq-1", "title": "FAQ v2", "content": "New answer about refunds.", "contentType": "text"}),
+    );
 
     let tx = begin_as_tenant(&mut client, &json!({}), &t).await.unwrap();
     let first = store::ingest(&tx, &v1, &prepare(&v1)).await.unwrap();
@@ -98,7 +111,13 @@ async fn same_content_is_deduplicated_and_new_content_is_a_new_version() {
     tx.commit().await.unwrap();
 }
 
-async fn ingest_with_key(client: &tokio_postgres::Client, t: &str, input: &NewDocument, key: &str, hash: &str) -> IngestAnswer {
+async fn ingest_with_key(
+    client: &tokio_postgres::Client,
+    t: &str,
+    input: &NewDocument,
+    key: &str,
+    hash: &str,
+) -> IngestAnswer {
     let prepared = prepare(input);
     let params = IngestParams::new([(input, &prepared)], false).with_idempotency("POST /kb/documents", key, hash);
     let actor = Actor::Tenant { claims: &json!({}), tenant_id: t };
@@ -108,10 +127,15 @@ async fn ingest_with_key(client: &tokio_postgres::Client, t: &str, input: &NewDo
 
 #[tokio::test]
 async fn idempotency_claims_replay_and_refuse_reuse() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let client = postgres().await;
     let t = tenant();
     let input = doc(json!({"title": "Keyed", "content": "idempotent writes", "contentType": "text"}));
-    let IngestAnswer::Done { status: 201, body: first } = ingest_with_key(&client, &t, &input, "k1", "h1").await else { panic!("first use stores") };
+    let IngestAnswer::Done { status: 201, body: first } = ingest_with_key(&client, &t, &input, "k1", "h1").await else {
+        panic!("first use stores")
+    };
     assert_eq!(
         ingest_with_key(&client, &t, &input, "k1", "h1").await,
         IngestAnswer::Replay { status: 201, body: first.clone() },
@@ -121,13 +145,18 @@ async fn idempotency_claims_replay_and_refuse_reuse() {
     // Expired keys are fresh again (the document itself is now unchanged: 200).
     let expire = "update idempotency_keys set expires_at = now() - interval '1 second' where key = 'k1'";
     one_statement(&client, &Actor::Tenant { claims: &json!({}), tenant_id: &t }, expire, &[]).await.unwrap();
-    let IngestAnswer::Done { status: 200, body } = ingest_with_key(&client, &t, &input, "k1", "other").await else { panic!("expired key is fresh") };
+    let IngestAnswer::Done { status: 200, body } = ingest_with_key(&client, &t, &input, "k1", "other").await else {
+        panic!("expired key is fresh")
+    };
     assert_eq!(body["id"], first["id"]);
     assert_eq!(body["change"], "unchanged");
 }
 
 #[tokio::test]
 async fn twenty_concurrent_duplicates_make_one_document() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let t = tenant();
     let input = doc(json!({"title": "Race", "content": "concurrency is hard", "contentType": "text"}));
     let tasks = (0..20).map(|_| {
@@ -158,13 +187,18 @@ async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>
 
 #[tokio::test]
 async fn a_one_megabyte_markdown_document_is_stored_and_searchable() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let mut client = postgres().await;
     let t = tenant();
     let mut content = String::new();
     let mut section = 0;
     while content.len() < 1_000_000 {
         section += 1;
-        content.push_str(&format!("## Section {section}\n\nParagraph about topic{section} with ünïcödé and emoji 🚀 text. "));
+        content.push_str(&format!(
+            "## Section {section}\n\nParagraph about topic{section} with ünïcödé and emoji 🚀 text. "
+        ));
         content.push_str(&"Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(8));
         content.push_str("\n\n");
     }

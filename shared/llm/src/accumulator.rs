@@ -70,12 +70,9 @@ impl ToolCallAccumulator {
     /// Folds a `ToolCallDelta`; other events change nothing and return `None`.
     pub fn push_event(&mut self, event: &StreamEvent) -> Option<ToolCallProgress> {
         match event {
-            StreamEvent::ToolCallDelta {
-                index,
-                id,
-                name,
-                arguments_delta,
-            } => Some(self.push(*index, id.as_deref(), name.as_deref(), arguments_delta)),
+            StreamEvent::ToolCallDelta { index, id, name, arguments_delta } => {
+                Some(self.push(*index, id.as_deref(), name.as_deref(), arguments_delta))
+            }
             _ => None,
         }
     }
@@ -101,15 +98,8 @@ impl ToolCallAccumulator {
             progress.arguments_delta = arguments_delta.to_owned();
         } else if let Some(name) = &call.name {
             call.started = true;
-            let id = call
-                .id
-                .get_or_insert_with(|| Self::fallback_id(prefix, index))
-                .clone();
-            progress.start = Some(ToolCallStart {
-                index,
-                id,
-                name: name.clone(),
-            });
+            let id = call.id.get_or_insert_with(|| Self::fallback_id(prefix, index)).clone();
+            progress.start = Some(ToolCallStart { index, id, name: name.clone() });
             progress.arguments_delta = std::mem::take(&mut call.held) + arguments_delta;
         } else {
             call.held.push_str(arguments_delta);
@@ -137,16 +127,8 @@ impl ToolCallAccumulator {
             .into_iter()
             .filter_map(|(index, c)| {
                 let name = c.name?;
-                let arguments = if c.arguments.trim().is_empty() {
-                    "{}".to_owned()
-                } else {
-                    c.arguments
-                };
-                Some(ToolCall {
-                    id: c.id.unwrap_or_else(|| Self::fallback_id(&prefix, index)),
-                    name,
-                    arguments,
-                })
+                let arguments = if c.arguments.trim().is_empty() { "{}".to_owned() } else { c.arguments };
+                Some(ToolCall { id: c.id.unwrap_or_else(|| Self::fallback_id(&prefix, index)), name, arguments })
             })
             .collect()
     }
@@ -160,36 +142,18 @@ mod tests {
     fn folds_by_index_with_id_and_name_on_first_fragment() {
         let mut acc = ToolCallAccumulator::new();
         let p = acc.push(0, Some("call_a"), Some("lookup"), "");
-        assert_eq!(
-            p.start,
-            Some(ToolCallStart {
-                index: 0,
-                id: "call_a".into(),
-                name: "lookup".into()
-            })
-        );
+        assert_eq!(p.start, Some(ToolCallStart { index: 0, id: "call_a".into(), name: "lookup".into() }));
         let p = acc.push(1, Some("call_b"), Some("search"), "{\"q\":");
         assert_eq!(p.arguments_delta, "{\"q\":");
         let p = acc.push(0, None, None, "{\"id\":");
-        assert_eq!(
-            (p.start, p.id.as_deref(), p.arguments_delta.as_str()),
-            (None, Some("call_a"), "{\"id\":")
-        );
+        assert_eq!((p.start, p.id.as_deref(), p.arguments_delta.as_str()), (None, Some("call_a"), "{\"id\":"));
         acc.push(0, None, None, "7}");
         acc.push(1, None, None, "\"x\"}");
         assert_eq!(
             acc.into_calls(),
             vec![
-                ToolCall {
-                    id: "call_a".into(),
-                    name: "lookup".into(),
-                    arguments: "{\"id\":7}".into()
-                },
-                ToolCall {
-                    id: "call_b".into(),
-                    name: "search".into(),
-                    arguments: "{\"q\":\"x\"}".into()
-                },
+                ToolCall { id: "call_a".into(), name: "lookup".into(), arguments: "{\"id\":7}".into() },
+                ToolCall { id: "call_b".into(), name: "search".into(), arguments: "{\"q\":\"x\"}".into() },
             ]
         );
     }
@@ -203,11 +167,7 @@ mod tests {
         assert_eq!(again.arguments_delta, ":1}");
         assert_eq!(
             acc.into_calls(),
-            vec![ToolCall {
-                id: "c1".into(),
-                name: "f".into(),
-                arguments: "{\"a\":1}".into()
-            }]
+            vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{\"a\":1}".into() }]
         );
     }
 
@@ -235,9 +195,7 @@ mod tests {
             name: Some("now".into()),
             arguments_delta: String::new(),
         });
-        assert!(acc
-            .push_event(&StreamEvent::TextDelta("x".into()))
-            .is_none());
+        assert!(acc.push_event(&StreamEvent::TextDelta("x".into())).is_none());
         assert_eq!(acc.into_calls()[0].arguments, "{}");
     }
 }

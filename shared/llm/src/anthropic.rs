@@ -33,10 +33,7 @@ pub fn anthropic_request_body(provider: &Provider, request: &ChatRequest) -> Val
                 continue;
             }
             ChatMessage::User { content } => ("user", vec![text_block(content)]),
-            ChatMessage::Assistant {
-                content,
-                tool_calls,
-            } => {
+            ChatMessage::Assistant { content, tool_calls } => {
                 let mut blocks = Vec::new();
                 // Empty text blocks are rejected by the API.
                 if let Some(text) = content.as_deref().filter(|t| !t.is_empty()) {
@@ -54,32 +51,21 @@ pub fn anthropic_request_body(provider: &Provider, request: &ChatRequest) -> Val
                 }
                 ("assistant", blocks)
             }
-            ChatMessage::Tool {
-                tool_call_id,
-                content,
-            } => (
-                "user",
-                vec![
-                    json!({"type": "tool_result", "tool_use_id": tool_call_id, "content": content}),
-                ],
-            ),
+            ChatMessage::Tool { tool_call_id, content } => {
+                ("user", vec![json!({"type": "tool_result", "tool_use_id": tool_call_id, "content": content})])
+            }
         };
         match turns.last_mut() {
             Some((last, existing)) if *last == role => existing.extend(blocks),
             _ => turns.push((role, blocks)),
         }
     }
-    let messages: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
+    let messages: Vec<Value> =
+        turns.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect();
 
     let mut body = Map::new();
     body.insert("model".into(), json!(provider.model));
-    body.insert(
-        "max_tokens".into(),
-        json!(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
-    );
+    body.insert("max_tokens".into(), json!(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
     if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));
     }
@@ -132,9 +118,7 @@ impl AnthropicStream {
         }
         if data.is_empty() {
             if event == "error" {
-                return Err(LlmError::MidStream {
-                    message: "error event without details".into(),
-                });
+                return Err(LlmError::MidStream { message: "error event without details".into() });
             }
             if event == "message_stop" {
                 return Ok(Step::Done(self.finish(FinishReason::Stop)));
@@ -144,9 +128,7 @@ impl AnthropicStream {
         let v: Value = match serde_json::from_str(data) {
             Ok(v) => v,
             Err(_) if event == "error" => {
-                return Err(LlmError::MidStream {
-                    message: crate::error::excerpt(data, None, 200),
-                })
+                return Err(LlmError::MidStream { message: crate::error::excerpt(data, None, 200) })
             }
             Err(e) => return Err(LlmError::Protocol(format!("event is not JSON: {e}"))),
         };
@@ -180,9 +162,7 @@ impl AnthropicStream {
                     Some("tool_use") => {
                         // `input` is `{}` here; the arguments come as `input_json_delta`s.
                         let arguments_delta = match block.get("input") {
-                            Some(Value::Object(o)) if !o.is_empty() => {
-                                Value::Object(o.clone()).to_string()
-                            }
+                            Some(Value::Object(o)) if !o.is_empty() => Value::Object(o.clone()).to_string(),
                             _ => String::new(),
                         };
                         events.push(StreamEvent::ToolCallDelta {
@@ -267,18 +247,12 @@ impl AnthropicStream {
         } else {
             None
         };
-        StreamEvent::Finish {
-            reason: self.finish_reason.take().unwrap_or(fallback),
-            usage,
-        }
+        StreamEvent::Finish { reason: self.finish_reason.take().unwrap_or(fallback), usage }
     }
 }
 
 fn block_index(v: &Value) -> u32 {
-    v.get("index")
-        .and_then(Value::as_u64)
-        .and_then(|i| u32::try_from(i).ok())
-        .unwrap_or(0)
+    v.get("index").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()).unwrap_or(0)
 }
 
 /// A non-empty string, or nothing.
@@ -301,22 +275,10 @@ mod tests {
 
     #[test]
     fn url_with_or_without_v1() {
-        assert_eq!(
-            messages_url("https://api.anthropic.com"),
-            "https://api.anthropic.com/v1/messages"
-        );
-        assert_eq!(
-            messages_url("https://api.anthropic.com/"),
-            "https://api.anthropic.com/v1/messages"
-        );
-        assert_eq!(
-            messages_url("https://api.anthropic.com/v1/"),
-            "https://api.anthropic.com/v1/messages"
-        );
-        assert_eq!(
-            messages_url("http://gw/anthropic"),
-            "http://gw/anthropic/v1/messages"
-        );
+        assert_eq!(messages_url("https://api.anthropic.com"), "https://api.anthropic.com/v1/messages");
+        assert_eq!(messages_url("https://api.anthropic.com/"), "https://api.anthropic.com/v1/messages");
+        assert_eq!(messages_url("https://api.anthropic.com/v1/"), "https://api.anthropic.com/v1/messages");
+        assert_eq!(messages_url("http://gw/anthropic"), "http://gw/anthropic/v1/messages");
     }
 
     #[test]
@@ -340,10 +302,7 @@ mod tests {
             assert_eq!(Dialect::from_base_url(url), Dialect::OpenAi, "{url}");
         }
         assert_eq!(Dialect::default(), Dialect::OpenAi);
-        assert_eq!(
-            Provider::new("p", "https://api.anthropic.com", "m").dialect,
-            Dialect::OpenAi
-        );
+        assert_eq!(Provider::new("p", "https://api.anthropic.com", "m").dialect, Dialect::OpenAi);
     }
 
     #[test]
@@ -351,52 +310,22 @@ mod tests {
         let provider = Provider::new("p", "http://h", "claude-x").with_dialect(Dialect::Anthropic);
         let request = ChatRequest {
             messages: vec![
-                ChatMessage::System {
-                    content: "be brief".into(),
-                },
-                ChatMessage::System {
-                    content: "be kind".into(),
-                },
-                ChatMessage::User {
-                    content: "hi".into(),
-                },
+                ChatMessage::System { content: "be brief".into() },
+                ChatMessage::System { content: "be kind".into() },
+                ChatMessage::User { content: "hi".into() },
                 ChatMessage::Assistant {
                     content: Some("let me look".into()),
                     tool_calls: vec![
-                        ToolCall {
-                            id: "t1".into(),
-                            name: "f".into(),
-                            arguments: r#"{"a":1}"#.into(),
-                        },
-                        ToolCall {
-                            id: "t2".into(),
-                            name: "g".into(),
-                            arguments: "not json".into(),
-                        },
+                        ToolCall { id: "t1".into(), name: "f".into(), arguments: r#"{"a":1}"#.into() },
+                        ToolCall { id: "t2".into(), name: "g".into(), arguments: "not json".into() },
                     ],
                 },
-                ChatMessage::Tool {
-                    tool_call_id: "t1".into(),
-                    content: "42".into(),
-                },
-                ChatMessage::Tool {
-                    tool_call_id: "t2".into(),
-                    content: "43".into(),
-                },
-                ChatMessage::Assistant {
-                    content: Some("done".into()),
-                    tool_calls: vec![],
-                },
-                ChatMessage::Assistant {
-                    content: None,
-                    tool_calls: vec![],
-                },
+                ChatMessage::Tool { tool_call_id: "t1".into(), content: "42".into() },
+                ChatMessage::Tool { tool_call_id: "t2".into(), content: "43".into() },
+                ChatMessage::Assistant { content: Some("done".into()), tool_calls: vec![] },
+                ChatMessage::Assistant { content: None, tool_calls: vec![] },
             ],
-            tools: vec![ToolSpec {
-                name: "f".into(),
-                description: "d".into(),
-                parameters: json!({"type": "object"}),
-            }],
+            tools: vec![ToolSpec { name: "f".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
             max_tokens: None,
             temperature: Some(0.5),
         };
@@ -424,13 +353,7 @@ mod tests {
                 "stream": true
             })
         );
-        let plain = anthropic_request_body(
-            &provider,
-            &ChatRequest {
-                max_tokens: Some(64),
-                ..ChatRequest::default()
-            },
-        );
+        let plain = anthropic_request_body(&provider, &ChatRequest { max_tokens: Some(64), ..ChatRequest::default() });
         assert_eq!(plain["max_tokens"], json!(64));
         assert!(plain.get("system").is_none() && plain.get("tools").is_none());
         assert!(plain.get("temperature").is_none());
@@ -455,12 +378,7 @@ mod tests {
             ),
             vec![StreamEvent::TextDelta("Hi".into())]
         );
-        assert!(events(
-            &mut s,
-            "content_block_stop",
-            r#"{"type":"content_block_stop","index":0}"#
-        )
-        .is_empty());
+        assert!(events(&mut s, "content_block_stop", r#"{"type":"content_block_stop","index":0}"#).is_empty());
         assert_eq!(
             events(
                 &mut s,
@@ -474,21 +392,26 @@ mod tests {
                 arguments_delta: String::new()
             }]
         );
-        assert!(events(&mut s, "content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#).is_empty());
+        assert!(events(
+            &mut s,
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#
+        )
+        .is_empty());
         assert_eq!(
             events(
                 &mut s,
                 "content_block_delta",
                 r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}"#
             ),
-            vec![StreamEvent::ToolCallDelta {
-                index: 1,
-                id: None,
-                name: None,
-                arguments_delta: "{\"a\":".into()
-            }]
+            vec![StreamEvent::ToolCallDelta { index: 1, id: None, name: None, arguments_delta: "{\"a\":".into() }]
         );
-        assert!(events(&mut s, "content_block_delta", r#"{"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"hm"}}"#).is_empty());
+        assert!(events(
+            &mut s,
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"hm"}}"#
+        )
+        .is_empty());
         assert!(events(&mut s, "message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":15}}"#).is_empty());
         assert!(events(&mut s, "some_future_event", r#"{"x":1}"#).is_empty());
         match s.on_event("message_stop", r#"{"type":"message_stop"}"#) {
@@ -496,10 +419,7 @@ mod tests {
                 e,
                 StreamEvent::Finish {
                     reason: FinishReason::ToolCalls,
-                    usage: Some(Usage {
-                        prompt_tokens: 25,
-                        completion_tokens: 15
-                    })
+                    usage: Some(Usage { prompt_tokens: 25, completion_tokens: 15 })
                 }
             ),
             _ => panic!("expected Done"),
@@ -510,17 +430,10 @@ mod tests {
     fn unnamed_events_use_the_payload_type() {
         let mut s = AnthropicStream::default();
         assert_eq!(
-            events(
-                &mut s,
-                "",
-                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}"#
-            ),
+            events(&mut s, "", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}"#),
             vec![StreamEvent::TextDelta("x".into())]
         );
-        assert!(matches!(
-            s.on_event("", r#"{"type":"message_stop"}"#),
-            Ok(Step::Done(_))
-        ));
+        assert!(matches!(s.on_event("", r#"{"type":"message_stop"}"#), Ok(Step::Done(_))));
     }
 
     #[test]
@@ -529,68 +442,28 @@ mod tests {
         assert_eq!(finish_reason("stop_sequence"), FinishReason::Stop);
         assert_eq!(finish_reason("tool_use"), FinishReason::ToolCalls);
         assert_eq!(finish_reason("max_tokens"), FinishReason::Length);
-        assert_eq!(
-            finish_reason("pause_turn"),
-            FinishReason::Other("pause_turn".into())
-        );
+        assert_eq!(finish_reason("pause_turn"), FinishReason::Other("pause_turn".into()));
     }
 
     #[test]
     fn errors_and_eof() {
         let mut s = AnthropicStream::default();
         assert_eq!(
-            s.on_event(
-                "error",
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
-            )
-            .err(),
-            Some(LlmError::MidStream {
-                message: "Overloaded".into()
-            })
+            s.on_event("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#).err(),
+            Some(LlmError::MidStream { message: "Overloaded".into() })
         );
-        assert!(
-            matches!(s.on_event("error", "boom"), Err(LlmError::MidStream { message }) if message == "boom")
-        );
-        assert!(matches!(
-            s.on_event("content_block_delta", "nope"),
-            Err(LlmError::Protocol(_))
-        ));
-        assert_eq!(
-            AnthropicStream::default().on_eof(),
-            Err(LlmError::Truncated)
-        );
+        assert!(matches!(s.on_event("error", "boom"), Err(LlmError::MidStream { message }) if message == "boom"));
+        assert!(matches!(s.on_event("content_block_delta", "nope"), Err(LlmError::Protocol(_))));
+        assert_eq!(AnthropicStream::default().on_eof(), Err(LlmError::Truncated));
         let mut s = AnthropicStream::default();
-        let _ = s.on_event(
-            "message_delta",
-            r#"{"delta":{"stop_reason":"max_tokens"},"usage":null}"#,
-        );
-        assert_eq!(
-            s.on_eof(),
-            Ok(StreamEvent::Finish {
-                reason: FinishReason::Length,
-                usage: None
-            })
-        );
+        let _ = s.on_event("message_delta", r#"{"delta":{"stop_reason":"max_tokens"},"usage":null}"#);
+        assert_eq!(s.on_eof(), Ok(StreamEvent::Finish { reason: FinishReason::Length, usage: None }));
         // Explicit nulls everywhere.
         let mut s = AnthropicStream::default();
         assert!(events(&mut s, "message_start", r#"{"message":null}"#).is_empty());
-        assert!(events(
-            &mut s,
-            "content_block_start",
-            r#"{"index":null,"content_block":null}"#
-        )
-        .is_empty());
-        assert!(events(
-            &mut s,
-            "content_block_delta",
-            r#"{"index":0,"delta":{"type":"text_delta","text":null}}"#
-        )
-        .is_empty());
-        assert!(events(
-            &mut s,
-            "message_delta",
-            r#"{"delta":null,"usage":{"output_tokens":null}}"#
-        )
-        .is_empty());
+        assert!(events(&mut s, "content_block_start", r#"{"index":null,"content_block":null}"#).is_empty());
+        assert!(events(&mut s, "content_block_delta", r#"{"index":0,"delta":{"type":"text_delta","text":null}}"#)
+            .is_empty());
+        assert!(events(&mut s, "message_delta", r#"{"delta":null,"usage":{"output_tokens":null}}"#).is_empty());
     }
 }

@@ -50,9 +50,7 @@ impl LlmError {
             | LlmError::Stalled { .. }
             | LlmError::Truncated => true,
             LlmError::Http { status, .. } => *status == 429 || *status >= 500,
-            LlmError::MidStream { .. }
-            | LlmError::Protocol(_)
-            | LlmError::AllProvidersFailed { .. } => false,
+            LlmError::MidStream { .. } | LlmError::Protocol(_) | LlmError::AllProvidersFailed { .. } => false,
         }
     }
 }
@@ -66,7 +64,9 @@ impl fmt::Display for LlmError {
             LlmError::MidStream { message } => write!(f, "provider error mid-stream: {message}"),
             LlmError::Truncated => f.write_str("stream ended without [DONE] or finish_reason"),
             LlmError::Network(e) => write!(f, "reading the stream failed: {e}"),
-            LlmError::Stalled { idle_ms } => write!(f, "the provider sent nothing for {idle_ms} ms in the middle of its answer"),
+            LlmError::Stalled { idle_ms } => {
+                write!(f, "the provider sent nothing for {idle_ms} ms in the middle of its answer")
+            }
             LlmError::Protocol(e) => write!(f, "unreadable stream: {e}"),
             LlmError::AllProvidersFailed { attempts } => {
                 f.write_str("all providers failed")?;
@@ -91,9 +91,6 @@ pub(crate) fn excerpt(body: &str, secret: Option<&str>, max: usize) -> String {
     if trimmed.chars().nth(max).is_none() {
         return trimmed.to_owned();
     }
-    let cut = trimmed
-        .char_indices()
-        .nth(max.saturating_sub(1))
-        .map_or(0, |(i, _)| i);
+    let cut = trimmed.char_indices().nth(max.saturating_sub(1)).map_or(0, |(i, _)| i);
     format!("{}…", &trimmed[..cut])
 }

@@ -4,11 +4,11 @@
 use crate::anthropic::{self, AnthropicStream};
 use crate::error::{excerpt, LlmError};
 use crate::openai::{self, OpenAiStream, Step};
-use sba_sleep::sleep;
 use crate::sse::SseDecoder;
 use crate::types::{ChatRequest, Dialect, Provider, StreamEvent};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
+use sba_sleep::sleep;
 use std::collections::VecDeque;
 
 use sba_outbound::http::{self, BodyStream, Outgoing};
@@ -18,10 +18,7 @@ use sba_outbound::http::{self, BodyStream, Outgoing};
 /// (so a provider that connects but stalls fails over). A 4xx other than 429 is returned
 /// as is: our request is wrong. After the first event nothing switches provider silently:
 /// errors come out of [`ChatStream::next`].
-pub async fn open_stream(
-    providers: &[Provider],
-    request: &ChatRequest,
-) -> Result<ChatStream, LlmError> {
+pub async fn open_stream(providers: &[Provider], request: &ChatRequest) -> Result<ChatStream, LlmError> {
     let mut attempts = Vec::new();
     for provider in providers {
         match open_one(provider, request).await {
@@ -54,9 +51,7 @@ impl ChatStream {
 
 impl std::fmt::Debug for ChatStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatStream")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
+        f.debug_struct("ChatStream").field("provider", &self.provider).finish_non_exhaustive()
     }
 }
 
@@ -64,22 +59,13 @@ async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStre
     let attempt = async {
         let mut events = EventReader::new(send(provider, request).await?, provider.dialect, provider.idle_timeout);
         match events.next().await {
-            Some(Ok(first)) => Ok(ChatStream {
-                provider: provider.name.clone(),
-                first: Some(first),
-                events,
-            }),
+            Some(Ok(first)) => Ok(ChatStream { provider: provider.name.clone(), first: Some(first), events }),
             Some(Err(e)) => Err(e),
             None => Err(LlmError::Truncated),
         }
     };
     // Dropping the losing attempt drops its request/response: the upstream is aborted.
-    match select(
-        Box::pin(attempt),
-        Box::pin(sleep(provider.first_token_timeout)),
-    )
-    .await
-    {
+    match select(Box::pin(attempt), Box::pin(sleep(provider.first_token_timeout))).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(LlmError::Timeout),
     }
@@ -87,17 +73,12 @@ async fn open_one(provider: &Provider, request: &ChatRequest) -> Result<ChatStre
 
 async fn send(provider: &Provider, request: &ChatRequest) -> Result<BodyStream, LlmError> {
     let (url, body) = match provider.dialect {
-        Dialect::OpenAi => (
-            openai::chat_completions_url(&provider.base_url),
-            openai::request_body(provider, request),
-        ),
-        Dialect::Anthropic => (
-            anthropic::messages_url(&provider.base_url),
-            anthropic::anthropic_request_body(provider, request),
-        ),
+        Dialect::OpenAi => (openai::chat_completions_url(&provider.base_url), openai::request_body(provider, request)),
+        Dialect::Anthropic => {
+            (anthropic::messages_url(&provider.base_url), anthropic::anthropic_request_body(provider, request))
+        }
     };
-    let body =
-        serde_json::to_vec(&body).map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
+    let body = serde_json::to_vec(&body).map_err(|e| LlmError::Protocol(format!("request body: {e}")))?;
     let mut outgoing = Outgoing::post(url, body)
         .header("content-type", "application/json")
         .header("accept", "text/event-stream")
@@ -126,10 +107,7 @@ async fn send(provider: &Provider, request: &ChatRequest) -> Result<BodyStream, 
     let status = reply.status;
     if !reply.is_success() {
         let text = reply.bytes().await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        return Err(LlmError::Http {
-            status,
-            body: excerpt(&text, provider.api_key.as_deref(), 200),
-        });
+        return Err(LlmError::Http { status, body: excerpt(&text, provider.api_key.as_deref(), 200) });
     }
     Ok(reply.into_stream())
 }

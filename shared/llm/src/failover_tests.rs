@@ -48,8 +48,7 @@ async fn serve(replies: Vec<Reply>) -> (String, Arc<Mutex<Seen>>) {
 async fn answer(mut socket: TcpStream, reply: Reply, seen: Arc<Mutex<Seen>>) {
     let request = read_request(&mut socket).await;
     seen.lock().unwrap().requests.push(request);
-    let sse_head =
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+    let sse_head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
     match reply {
         Reply::Sse(pieces) => {
             let _ = socket.write_all(sse_head.as_bytes()).await;
@@ -114,17 +113,13 @@ fn text_stream() -> Vec<Vec<u8>> {
         frame(
             r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}"#,
         ),
-        frame(
-            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}],"usage":null}"#,
-        ),
+        frame(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}],"usage":null}"#),
         // A frame split inside "ö" and across CRLF.
         b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo w\xc3".to_vec(),
         b"\xb6rld\"},\"finish_reason\":null}]}\r".to_vec(),
         "\n\r\n".into(),
         frame(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#),
-        frame(
-            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#,
-        ),
+        frame(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#),
         "data: [DONE]\n\n".into(),
     ]
 }
@@ -138,12 +133,7 @@ fn provider(name: &str, url: &str) -> Provider {
 }
 
 fn request() -> ChatRequest {
-    ChatRequest {
-        messages: vec![ChatMessage::User {
-            content: "hi".into(),
-        }],
-        ..ChatRequest::default()
-    }
+    ChatRequest { messages: vec![ChatMessage::User { content: "hi".into() }], ..ChatRequest::default() }
 }
 
 async fn collect(stream: &mut ChatStream) -> Vec<Result<StreamEvent, LlmError>> {
@@ -169,11 +159,7 @@ async fn text_stream_with_usage_and_auth() {
     p.api_key = Some("sk-secret-123".into());
     let mut stream = open_stream(&[p], &request()).await.unwrap();
     assert_eq!(stream.provider, "main");
-    let events: Vec<StreamEvent> = collect(&mut stream)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let events: Vec<StreamEvent> = collect(&mut stream).await.into_iter().map(Result::unwrap).collect();
     let text: String = events
         .iter()
         .filter_map(|e| match e {
@@ -186,24 +172,14 @@ async fn text_stream_with_usage_and_auth() {
         events.last(),
         Some(&StreamEvent::Finish {
             reason: FinishReason::Stop,
-            usage: Some(Usage {
-                prompt_tokens: 5,
-                completion_tokens: 3
-            })
+            usage: Some(Usage { prompt_tokens: 5, completion_tokens: 3 })
         })
     );
     let seen = seen.lock().unwrap();
     let req = &seen.requests[0];
-    assert!(
-        req.starts_with("POST /v1/chat/completions HTTP/1.1"),
-        "{req}"
-    );
-    assert!(req
-        .to_ascii_lowercase()
-        .contains("authorization: bearer sk-secret-123"));
-    assert!(req
-        .to_ascii_lowercase()
-        .contains("accept: text/event-stream"));
+    assert!(req.starts_with("POST /v1/chat/completions HTTP/1.1"), "{req}");
+    assert!(req.to_ascii_lowercase().contains("authorization: bearer sk-secret-123"));
+    assert!(req.to_ascii_lowercase().contains("accept: text/event-stream"));
     assert!(req.contains(r#""stream":true"#) && req.contains(r#""model":"test-model""#));
 }
 
@@ -225,9 +201,7 @@ async fn tool_calls_stream() {
         "data: [DONE]\n\n".into(),
     ];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
-    let mut stream = open_stream(&[provider("p", &url)], &request())
-        .await
-        .unwrap();
+    let mut stream = open_stream(&[provider("p", &url)], &request()).await.unwrap();
     let mut acc = ToolCallAccumulator::new();
     let mut starts = Vec::new();
     let mut last = None;
@@ -239,26 +213,12 @@ async fn tool_calls_stream() {
         last = Some(event);
     }
     assert_eq!(starts, vec!["lookup", "now"]);
-    assert_eq!(
-        last,
-        Some(StreamEvent::Finish {
-            reason: FinishReason::ToolCalls,
-            usage: None
-        })
-    );
+    assert_eq!(last, Some(StreamEvent::Finish { reason: FinishReason::ToolCalls, usage: None }));
     assert_eq!(
         acc.into_calls(),
         vec![
-            ToolCall {
-                id: "call_1".into(),
-                name: "lookup".into(),
-                arguments: "{\"id\":7}".into()
-            },
-            ToolCall {
-                id: "call_2".into(),
-                name: "now".into(),
-                arguments: "{}".into()
-            },
+            ToolCall { id: "call_1".into(), name: "lookup".into(), arguments: "{\"id\":7}".into() },
+            ToolCall { id: "call_2".into(), name: "now".into(), arguments: "{}".into() },
         ]
     );
 }
@@ -294,20 +254,11 @@ async fn all_down_is_all_providers_failed() {
     let (bad, _) = serve(vec![Reply::Status(500, "boom".into())]).await;
     let (stalled, _) = serve(vec![Reply::Hang]).await;
     let refused = closed_port_url().await;
-    let err = open_stream(
-        &[
-            provider("a", &refused),
-            provider("b", &bad),
-            provider("c", &stalled),
-        ],
-        &request(),
-    )
-    .await
-    .unwrap_err();
+    let err = open_stream(&[provider("a", &refused), provider("b", &bad), provider("c", &stalled)], &request())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "llm_unavailable");
-    let LlmError::AllProvidersFailed { attempts } = err else {
-        panic!()
-    };
+    let LlmError::AllProvidersFailed { attempts } = err else { panic!() };
     let names: Vec<&str> = attempts.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["a", "b", "c"]);
     assert!(attempts[1].1.contains("500") && attempts[1].1.contains("boom"));
@@ -319,25 +270,16 @@ async fn all_down_is_all_providers_failed() {
 
 #[tokio::test]
 async fn bad_request_does_not_fail_over_and_hides_the_key() {
-    let long = format!(
-        "{{\"error\":\"bad key sk-secret-123 {}\"}}",
-        "x".repeat(500)
-    );
+    let long = format!("{{\"error\":\"bad key sk-secret-123 {}\"}}", "x".repeat(500));
     let (bad, _) = serve(vec![Reply::Status(400, long)]).await;
     let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
     let mut p = provider("bad", &bad);
     p.api_key = Some("sk-secret-123".into());
     assert!(!format!("{p:?}").contains("sk-secret"));
-    let err = open_stream(&[p, provider("good", &good)], &request())
-        .await
-        .unwrap_err();
-    let LlmError::Http { status, body } = &err else {
-        panic!("{err:?}")
-    };
+    let err = open_stream(&[p, provider("good", &good)], &request()).await.unwrap_err();
+    let LlmError::Http { status, body } = &err else { panic!("{err:?}") };
     assert_eq!(*status, 400);
-    assert!(
-        body.chars().count() <= 200 && body.contains("[redacted]") && !body.contains("sk-secret")
-    );
+    assert!(body.chars().count() <= 200 && body.contains("[redacted]") && !body.contains("sk-secret"));
     assert!(seen_good.lock().unwrap().requests.is_empty());
 }
 
@@ -349,17 +291,13 @@ async fn mid_stream_error_comes_out_of_next() {
     ];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
     let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
-    let mut stream = open_stream(&[provider("p", &url), provider("good", &good)], &request())
-        .await
-        .unwrap();
+    let mut stream = open_stream(&[provider("p", &url), provider("good", &good)], &request()).await.unwrap();
     let all = collect(&mut stream).await;
     assert_eq!(
         all,
         vec![
             Ok(StreamEvent::TextDelta("Hi".into())),
-            Err(LlmError::MidStream {
-                message: "upstream overloaded".into()
-            })
+            Err(LlmError::MidStream { message: "upstream overloaded".into() })
         ]
     );
     assert!(seen_good.lock().unwrap().requests.is_empty());
@@ -367,35 +305,18 @@ async fn mid_stream_error_comes_out_of_next() {
 
 #[tokio::test]
 async fn a_body_cut_short_is_truncated() {
-    let pieces = vec![frame(
-        r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
-    )];
+    let pieces = vec![frame(r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#)];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
-    let mut stream = open_stream(&[provider("p", &url)], &request())
-        .await
-        .unwrap();
-    assert_eq!(
-        collect(&mut stream).await,
-        vec![
-            Ok(StreamEvent::TextDelta("Hi".into())),
-            Err(LlmError::Truncated)
-        ]
-    );
+    let mut stream = open_stream(&[provider("p", &url)], &request()).await.unwrap();
+    assert_eq!(collect(&mut stream).await, vec![Ok(StreamEvent::TextDelta("Hi".into())), Err(LlmError::Truncated)]);
 }
 
 #[tokio::test]
 async fn dropping_the_stream_closes_the_upstream_connection() {
-    let (url, seen) = serve(vec![Reply::SseThenWait(vec![frame(
-        r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
-    )])])
-    .await;
-    let mut stream = open_stream(&[provider("p", &url)], &request())
-        .await
-        .unwrap();
-    assert!(matches!(
-        stream.next().await,
-        Some(Ok(StreamEvent::TextDelta(_)))
-    ));
+    let (url, seen) =
+        serve(vec![Reply::SseThenWait(vec![frame(r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#)])]).await;
+    let mut stream = open_stream(&[provider("p", &url)], &request()).await.unwrap();
+    assert!(matches!(stream.next().await, Some(Ok(StreamEvent::TextDelta(_)))));
     drop(stream);
     for _ in 0..100 {
         if seen.lock().unwrap().client_closed {
@@ -466,23 +387,12 @@ async fn anthropic_text_stream_headers_and_body() {
     let mut p = anthropic("claude", &url);
     p.api_key = Some("sk-ant-secret".into());
     let request = ChatRequest {
-        messages: vec![
-            ChatMessage::System {
-                content: "be brief".into(),
-            },
-            ChatMessage::User {
-                content: "hi".into(),
-            },
-        ],
+        messages: vec![ChatMessage::System { content: "be brief".into() }, ChatMessage::User { content: "hi".into() }],
         ..ChatRequest::default()
     };
     let mut stream = open_stream(&[p], &request).await.unwrap();
     assert_eq!(stream.provider, "claude");
-    let events: Vec<StreamEvent> = collect(&mut stream)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let events: Vec<StreamEvent> = collect(&mut stream).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(
         events,
         vec![
@@ -490,10 +400,7 @@ async fn anthropic_text_stream_headers_and_body() {
             StreamEvent::TextDelta("lo wörld".into()),
             StreamEvent::Finish {
                 reason: FinishReason::Stop,
-                usage: Some(Usage {
-                    prompt_tokens: 12,
-                    completion_tokens: 4
-                })
+                usage: Some(Usage { prompt_tokens: 12, completion_tokens: 4 })
             }
         ]
     );
@@ -504,8 +411,7 @@ async fn anthropic_text_stream_headers_and_body() {
     assert!(lower.contains("x-api-key: sk-ant-secret"), "{req}");
     assert!(lower.contains("anthropic-version: 2023-06-01"), "{req}");
     assert!(!lower.contains("authorization:"), "{req}");
-    let body: serde_json::Value =
-        serde_json::from_str(&req[req.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&req[req.find("\r\n\r\n").unwrap() + 4..]).unwrap();
     assert_eq!(
         body,
         serde_json::json!({
@@ -562,9 +468,7 @@ async fn anthropic_tool_use_with_fragmented_partial_json() {
         named("message_stop", r#"{"type":"message_stop"}"#),
     ];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
-    let mut stream = open_stream(&[anthropic("a", &url)], &request())
-        .await
-        .unwrap();
+    let mut stream = open_stream(&[anthropic("a", &url)], &request()).await.unwrap();
     let mut acc = ToolCallAccumulator::new();
     let mut starts = Vec::new();
     let mut text = String::new();
@@ -582,34 +486,20 @@ async fn anthropic_tool_use_with_fragmented_partial_json() {
     assert_eq!(text, "Looking.");
     assert_eq!(
         starts,
-        vec![
-            (1, "toolu_01".to_owned(), "lookup".to_owned()),
-            (2, "toolu_02".to_owned(), "now".to_owned())
-        ]
+        vec![(1, "toolu_01".to_owned(), "lookup".to_owned()), (2, "toolu_02".to_owned(), "now".to_owned())]
     );
     assert_eq!(
         last,
         Some(StreamEvent::Finish {
             reason: FinishReason::ToolCalls,
-            usage: Some(Usage {
-                prompt_tokens: 40,
-                completion_tokens: 30
-            })
+            usage: Some(Usage { prompt_tokens: 40, completion_tokens: 30 })
         })
     );
     assert_eq!(
         acc.into_calls(),
         vec![
-            ToolCall {
-                id: "toolu_01".into(),
-                name: "lookup".into(),
-                arguments: "{\"id\": 7}".into()
-            },
-            ToolCall {
-                id: "toolu_02".into(),
-                name: "now".into(),
-                arguments: "{}".into()
-            },
+            ToolCall { id: "toolu_01".into(), name: "lookup".into(), arguments: "{\"id\": 7}".into() },
+            ToolCall { id: "toolu_02".into(), name: "now".into(), arguments: "{}".into() },
         ]
     );
 }
@@ -617,10 +507,7 @@ async fn anthropic_tool_use_with_fragmented_partial_json() {
 #[tokio::test]
 async fn anthropic_error_event_comes_out_of_next() {
     let pieces = vec![
-        named(
-            "message_start",
-            r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
-        ),
+        named("message_start", r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#),
         named(
             "content_block_start",
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
@@ -629,25 +516,15 @@ async fn anthropic_error_event_comes_out_of_next() {
             "content_block_delta",
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
         ),
-        named(
-            "error",
-            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-        ),
+        named("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
     ];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
     let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
-    let mut stream = open_stream(&[anthropic("a", &url), provider("good", &good)], &request())
-        .await
-        .unwrap();
+    let mut stream = open_stream(&[anthropic("a", &url), provider("good", &good)], &request()).await.unwrap();
     assert_eq!(stream.provider, "a");
     assert_eq!(
         collect(&mut stream).await,
-        vec![
-            Ok(StreamEvent::TextDelta("Hi".into())),
-            Err(LlmError::MidStream {
-                message: "Overloaded".into()
-            })
-        ]
+        vec![Ok(StreamEvent::TextDelta("Hi".into())), Err(LlmError::MidStream { message: "Overloaded".into() })]
     );
     assert!(seen_good.lock().unwrap().requests.is_empty());
 }
@@ -659,16 +536,8 @@ async fn anthropic_cut_short_is_truncated() {
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
     )];
     let (url, _) = serve(vec![Reply::Sse(pieces)]).await;
-    let mut stream = open_stream(&[anthropic("a", &url)], &request())
-        .await
-        .unwrap();
-    assert_eq!(
-        collect(&mut stream).await,
-        vec![
-            Ok(StreamEvent::TextDelta("Hi".into())),
-            Err(LlmError::Truncated)
-        ]
-    );
+    let mut stream = open_stream(&[anthropic("a", &url)], &request()).await.unwrap();
+    assert_eq!(collect(&mut stream).await, vec![Ok(StreamEvent::TextDelta("Hi".into())), Err(LlmError::Truncated)]);
 }
 
 #[tokio::test]
@@ -680,19 +549,13 @@ async fn anthropic_529_and_pings_fail_over_to_an_openai_provider() {
     .await;
     // Headers, message_start and pings, but no first token.
     let (pinging, _) = serve(vec![Reply::SseThenWait(vec![
-        named(
-            "message_start",
-            r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
-        ),
+        named("message_start", r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#),
         named("ping", r#"{"type":"ping"}"#),
     ])])
     .await;
     let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
-    let providers = [
-        anthropic("claude", &overloaded),
-        anthropic("claude-stalled", &pinging),
-        provider("openai", &good),
-    ];
+    let providers =
+        [anthropic("claude", &overloaded), anthropic("claude-stalled", &pinging), provider("openai", &good)];
     let mut stream = open_stream(&providers, &request()).await.unwrap();
     assert_eq!(stream.provider, "openai");
     assert!(matches!(stream.next().await, Some(Ok(StreamEvent::TextDelta(t))) if t == "Hel"));
@@ -700,12 +563,8 @@ async fn anthropic_529_and_pings_fail_over_to_an_openai_provider() {
     assert!(seen_good.lock().unwrap().requests[0].starts_with("POST /v1/chat/completions "));
 
     // All Anthropic providers down: the 529 is reported.
-    let err = open_stream(&[anthropic("claude", &overloaded)], &request())
-        .await
-        .unwrap_err();
-    let LlmError::AllProvidersFailed { attempts } = err else {
-        panic!("{err:?}")
-    };
+    let err = open_stream(&[anthropic("claude", &overloaded)], &request()).await.unwrap_err();
+    let LlmError::AllProvidersFailed { attempts } = err else { panic!("{err:?}") };
     assert!(attempts[0].1.contains("529") && attempts[0].1.contains("Overloaded"));
 }
 
@@ -717,9 +576,7 @@ async fn anthropic_bad_request_does_not_fail_over() {
     )])
     .await;
     let (good, seen_good) = serve(vec![Reply::Sse(text_stream())]).await;
-    let err = open_stream(&[anthropic("a", &bad), provider("good", &good)], &request())
-        .await
-        .unwrap_err();
+    let err = open_stream(&[anthropic("a", &bad), provider("good", &good)], &request()).await.unwrap_err();
     assert!(matches!(err, LlmError::Http { status: 400, .. }), "{err:?}");
     assert!(seen_good.lock().unwrap().requests.is_empty());
 }

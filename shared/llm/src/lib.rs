@@ -29,6 +29,5 @@ pub use failover::{open_stream, ChatStream};
 pub use openai::{chat_completions_url, request_body};
 pub use sse::{SseDecoder, SseEvent};
 pub use types::{
-    ChatMessage, ChatRequest, Dialect, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec,
-    Usage, v1_endpoint,
+    v1_endpoint, ChatMessage, ChatRequest, Dialect, FinishReason, Provider, StreamEvent, ToolCall, ToolSpec, Usage,
 };

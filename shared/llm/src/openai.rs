@@ -40,10 +40,7 @@ fn message(m: &ChatMessage) -> Value {
     match m {
         ChatMessage::System { content } => json!({"role": "system", "content": content}),
         ChatMessage::User { content } => json!({"role": "user", "content": content}),
-        ChatMessage::Assistant {
-            content,
-            tool_calls,
-        } => {
+        ChatMessage::Assistant { content, tool_calls } => {
             let mut v = json!({"role": "assistant", "content": content});
             if !tool_calls.is_empty() {
                 v["tool_calls"] = tool_calls
@@ -53,10 +50,7 @@ fn message(m: &ChatMessage) -> Value {
             }
             v
         }
-        ChatMessage::Tool {
-            tool_call_id,
-            content,
-        } => {
+        ChatMessage::Tool { tool_call_id, content } => {
             json!({"role": "tool", "tool_call_id": tool_call_id, "content": content})
         }
     }
@@ -72,21 +66,15 @@ pub(crate) struct Chunk {
 
 /// One `data:` payload (not `[DONE]`). Only choice 0 is read (we never ask for `n > 1`).
 pub(crate) fn parse_chunk(data: &str) -> Result<Chunk, LlmError> {
-    let v: Value = serde_json::from_str(data)
-        .map_err(|e| LlmError::Protocol(format!("chunk is not JSON: {e}")))?;
+    let v: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol(format!("chunk is not JSON: {e}")))?;
     if let Some(error) = v.get("error").filter(|e| !e.is_null()) {
-        return Err(LlmError::MidStream {
-            message: error_message(error),
-        });
+        return Err(LlmError::MidStream { message: error_message(error) });
     }
-    let mut chunk = Chunk {
-        usage: usage(v.get("usage")),
-        ..Chunk::default()
-    };
-    let choice = v.get("choices").and_then(Value::as_array).and_then(|cs| {
-        cs.iter()
-            .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
-    });
+    let mut chunk = Chunk { usage: usage(v.get("usage")), ..Chunk::default() };
+    let choice = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0));
     let Some(choice) = choice else {
         return Ok(chunk);
     };
@@ -131,10 +119,7 @@ fn str_of(v: Option<&Value>) -> Option<&str> {
 fn usage(v: Option<&Value>) -> Option<Usage> {
     let u = v.filter(|u| u.is_object())?;
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-    Some(Usage {
-        prompt_tokens: n("prompt_tokens"),
-        completion_tokens: n("completion_tokens"),
-    })
+    Some(Usage { prompt_tokens: n("prompt_tokens"), completion_tokens: n("completion_tokens") })
 }
 
 /// `{"message": …}`, a bare string, or whatever JSON it is (capped).
@@ -174,9 +159,7 @@ impl OpenAiStream {
             return Err(LlmError::MidStream { message });
         }
         if data == "[DONE]" {
-            return Ok(Step::Done(
-                self.finish(FinishReason::Other("unspecified".into())),
-            ));
+            return Ok(Step::Done(self.finish(FinishReason::Other("unspecified".into()))));
         }
         if data.is_empty() {
             return Ok(Step::Events(Vec::new()));
@@ -200,10 +183,7 @@ impl OpenAiStream {
     }
 
     fn finish(&mut self, fallback: FinishReason) -> StreamEvent {
-        StreamEvent::Finish {
-            reason: self.finish_reason.take().unwrap_or(fallback),
-            usage: self.usage.take(),
-        }
+        StreamEvent::Finish { reason: self.finish_reason.take().unwrap_or(fallback), usage: self.usage.take() }
     }
 }
 
@@ -214,26 +194,11 @@ mod tests {
 
     #[test]
     fn url_with_or_without_v1() {
-        assert_eq!(
-            chat_completions_url("http://h:1"),
-            "http://h:1/v1/chat/completions"
-        );
-        assert_eq!(
-            chat_completions_url("http://h:1/"),
-            "http://h:1/v1/chat/completions"
-        );
-        assert_eq!(
-            chat_completions_url("https://api.x.com/v1"),
-            "https://api.x.com/v1/chat/completions"
-        );
-        assert_eq!(
-            chat_completions_url("https://api.x.com/v1/"),
-            "https://api.x.com/v1/chat/completions"
-        );
-        assert_eq!(
-            chat_completions_url("https://x.com/openai/v1"),
-            "https://x.com/openai/v1/chat/completions"
-        );
+        assert_eq!(chat_completions_url("http://h:1"), "http://h:1/v1/chat/completions");
+        assert_eq!(chat_completions_url("http://h:1/"), "http://h:1/v1/chat/completions");
+        assert_eq!(chat_completions_url("https://api.x.com/v1"), "https://api.x.com/v1/chat/completions");
+        assert_eq!(chat_completions_url("https://api.x.com/v1/"), "https://api.x.com/v1/chat/completions");
+        assert_eq!(chat_completions_url("https://x.com/openai/v1"), "https://x.com/openai/v1/chat/completions");
     }
 
     #[test]
@@ -241,30 +206,15 @@ mod tests {
         let provider = Provider::new("p", "http://h", "m1");
         let request = ChatRequest {
             messages: vec![
-                ChatMessage::System {
-                    content: "be brief".into(),
-                },
-                ChatMessage::User {
-                    content: "hi".into(),
-                },
+                ChatMessage::System { content: "be brief".into() },
+                ChatMessage::User { content: "hi".into() },
                 ChatMessage::Assistant {
                     content: None,
-                    tool_calls: vec![ToolCall {
-                        id: "c1".into(),
-                        name: "f".into(),
-                        arguments: "{}".into(),
-                    }],
+                    tool_calls: vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() }],
                 },
-                ChatMessage::Tool {
-                    tool_call_id: "c1".into(),
-                    content: "42".into(),
-                },
+                ChatMessage::Tool { tool_call_id: "c1".into(), content: "42".into() },
             ],
-            tools: vec![ToolSpec {
-                name: "f".into(),
-                description: "d".into(),
-                parameters: json!({"type": "object"}),
-            }],
+            tools: vec![ToolSpec { name: "f".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
             max_tokens: Some(64),
             temperature: None,
         };
@@ -285,13 +235,7 @@ mod tests {
                 "max_tokens": 64
             })
         );
-        let no_tools = request_body(
-            &provider,
-            &ChatRequest {
-                temperature: Some(0.5),
-                ..ChatRequest::default()
-            },
-        );
+        let no_tools = request_body(&provider, &ChatRequest { temperature: Some(0.5), ..ChatRequest::default() });
         assert!(no_tools.get("tools").is_none());
         assert_eq!(no_tools["temperature"], json!(0.5));
     }
@@ -300,17 +244,11 @@ mod tests {
     fn explicit_nulls_everywhere() {
         let c = parse_chunk(r#"{"id":null,"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":null,"refusal":null},"finish_reason":null,"logprobs":null}],"usage":null}"#).unwrap();
         assert_eq!(c, Chunk::default());
-        let c = parse_chunk(
-            r#"{"choices":[{"index":0,"delta":{"content":"Hé"},"finish_reason":null}]}"#,
-        )
-        .unwrap();
+        let c = parse_chunk(r#"{"choices":[{"index":0,"delta":{"content":"Hé"},"finish_reason":null}]}"#).unwrap();
         assert_eq!(c.events, vec![StreamEvent::TextDelta("Hé".into())]);
         let c = parse_chunk(r#"{"choices":[{"delta":null,"finish_reason":"length"}]}"#).unwrap();
         assert_eq!(c.finish_reason, Some(FinishReason::Length));
-        assert_eq!(
-            parse_chunk(r#"{"choices":null}"#).unwrap(),
-            Chunk::default()
-        );
+        assert_eq!(parse_chunk(r#"{"choices":null}"#).unwrap(), Chunk::default());
         assert_eq!(parse_chunk("{}").unwrap(), Chunk::default());
         assert_eq!(parse_chunk("[1,2]").unwrap(), Chunk::default());
     }
@@ -318,14 +256,11 @@ mod tests {
     #[test]
     fn usage_only_chunk() {
         for choices in ["[]", "null"] {
-            let c = parse_chunk(&format!(r#"{{"choices":{choices},"usage":{{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}}}"#)).unwrap();
-            assert_eq!(
-                c.usage,
-                Some(Usage {
-                    prompt_tokens: 9,
-                    completion_tokens: 3
-                })
-            );
+            let c = parse_chunk(&format!(
+                r#"{{"choices":{choices},"usage":{{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}}}"#
+            ))
+            .unwrap();
+            assert_eq!(c.usage, Some(Usage { prompt_tokens: 9, completion_tokens: 3 }));
             assert!(c.events.is_empty());
         }
     }
@@ -334,20 +269,10 @@ mod tests {
     fn error_chunks() {
         assert_eq!(
             parse_chunk(r#"{"error":{"message":"overloaded","type":"server_error"}}"#),
-            Err(LlmError::MidStream {
-                message: "overloaded".into()
-            })
+            Err(LlmError::MidStream { message: "overloaded".into() })
         );
-        assert_eq!(
-            parse_chunk(r#"{"error":"boom"}"#),
-            Err(LlmError::MidStream {
-                message: "boom".into()
-            })
-        );
-        assert!(matches!(
-            parse_chunk("not json"),
-            Err(LlmError::Protocol(_))
-        ));
+        assert_eq!(parse_chunk(r#"{"error":"boom"}"#), Err(LlmError::MidStream { message: "boom".into() }));
+        assert!(matches!(parse_chunk("not json"), Err(LlmError::Protocol(_))));
         let mut s = OpenAiStream::default();
         assert!(
             matches!(s.on_event("error", r#"{"error":{"message":"x"}}"#), Err(LlmError::MidStream { message }) if message == "x")
@@ -383,11 +308,7 @@ mod tests {
         assert_eq!(c2.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(
             acc.into_calls(),
-            vec![ToolCall {
-                id: "call_1".into(),
-                name: "f".into(),
-                arguments: "{\"a\":1}".into()
-            }]
+            vec![ToolCall { id: "call_1".into(), name: "f".into(), arguments: "{\"a\":1}".into() }]
         );
     }
 
@@ -398,10 +319,7 @@ mod tests {
             matches!(s.on_event("", r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#), Ok(Step::Events(e)) if e.is_empty())
         );
         assert!(matches!(
-            s.on_event(
-                "",
-                r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#
-            ),
+            s.on_event("", r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#),
             Ok(Step::Events(_))
         ));
         match s.on_event("", "[DONE]") {
@@ -409,26 +327,14 @@ mod tests {
                 e,
                 StreamEvent::Finish {
                     reason: FinishReason::Stop,
-                    usage: Some(Usage {
-                        prompt_tokens: 1,
-                        completion_tokens: 2
-                    })
+                    usage: Some(Usage { prompt_tokens: 1, completion_tokens: 2 })
                 }
             ),
             _ => panic!("expected Done"),
         }
         assert_eq!(OpenAiStream::default().on_eof(), Err(LlmError::Truncated));
         let mut s = OpenAiStream::default();
-        let _ = s.on_event(
-            "",
-            r#"{"choices":[{"delta":{},"finish_reason":"content_filter"}]}"#,
-        );
-        assert_eq!(
-            s.on_eof(),
-            Ok(StreamEvent::Finish {
-                reason: FinishReason::ContentFilter,
-                usage: None
-            })
-        );
+        let _ = s.on_event("", r#"{"choices":[{"delta":{},"finish_reason":"content_filter"}]}"#);
+        assert_eq!(s.on_eof(), Ok(StreamEvent::Finish { reason: FinishReason::ContentFilter, usage: None }));
     }
 }

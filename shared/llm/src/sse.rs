@@ -74,9 +74,7 @@ impl SseDecoder {
     fn push_line_bytes(&mut self, bytes: &[u8]) -> Result<(), LlmError> {
         if self.line.len() + bytes.len() > MAX_LINE {
             self.line.clear();
-            return Err(LlmError::Protocol(format!(
-                "SSE line longer than {MAX_LINE} bytes"
-            )));
+            return Err(LlmError::Protocol(format!("SSE line longer than {MAX_LINE} bytes")));
         }
         self.line.extend_from_slice(bytes);
         Ok(())
@@ -113,10 +111,8 @@ impl SseDecoder {
 
     fn dispatch(&mut self) {
         if self.has_data {
-            self.ready.push_back(SseEvent {
-                event: std::mem::take(&mut self.event),
-                data: std::mem::take(&mut self.data),
-            });
+            self.ready
+                .push_back(SseEvent { event: std::mem::take(&mut self.event), data: std::mem::take(&mut self.data) });
         }
         self.event.clear();
         self.data.clear();
@@ -140,20 +136,13 @@ mod tests {
     }
 
     fn ev(event: &str, data: &str) -> SseEvent {
-        SseEvent {
-            event: event.into(),
-            data: data.into(),
-        }
+        SseEvent { event: event.into(), data: data.into() }
     }
 
     const SAMPLE: &str = ": ping\n\ndata: {\"a\":\"héllo 🌍 日本\"}\n\n: keep-alive\r\nevent: error\r\ndata: line1\r\ndata:line2\r\n\r\ndata: [DONE]\n\n";
 
     fn expected() -> Vec<SseEvent> {
-        vec![
-            ev("", "{\"a\":\"héllo 🌍 日本\"}"),
-            ev("error", "line1\nline2"),
-            ev("", "[DONE]"),
-        ]
+        vec![ev("", "{\"a\":\"héllo 🌍 日本\"}"), ev("error", "line1\nline2"), ev("", "[DONE]")]
     }
 
     #[test]
@@ -190,11 +179,7 @@ mod tests {
     fn bare_cr_line_ends_and_split_crlf() {
         let text = b"data: a\r\rdata: b\r\n\r\n";
         for cut in 0..=text.len() {
-            assert_eq!(
-                decode_split(text, &[cut]),
-                vec![ev("", "a"), ev("", "b")],
-                "cut at {cut}"
-            );
+            assert_eq!(decode_split(text, &[cut]), vec![ev("", "a"), ev("", "b")], "cut at {cut}");
         }
     }
 
@@ -202,18 +187,12 @@ mod tests {
     fn unterminated_last_event_is_delivered_and_empty_data_kept() {
         assert_eq!(decode_split(b"data: x", &[]), vec![ev("", "x")]);
         assert_eq!(decode_split(b"data\n\n", &[]), vec![ev("", "")]);
-        assert_eq!(
-            decode_split(b"event: x\n\n: only comments\n\n", &[]),
-            vec![]
-        );
+        assert_eq!(decode_split(b"event: x\n\n: only comments\n\n", &[]), vec![]);
     }
 
     #[test]
     fn invalid_utf8_and_huge_lines_are_values_not_panics() {
-        assert_eq!(
-            decode_split(b"data: \xff\xfe\n\n", &[]),
-            vec![ev("", "\u{fffd}\u{fffd}")]
-        );
+        assert_eq!(decode_split(b"data: \xff\xfe\n\n", &[]), vec![ev("", "\u{fffd}\u{fffd}")]);
         let mut d = SseDecoder::new();
         let big = vec![b'a'; MAX_LINE + 1];
         assert!(matches!(d.feed(&big), Err(LlmError::Protocol(_))));

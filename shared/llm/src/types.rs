@@ -84,11 +84,7 @@ pub struct Provider {
 
 impl Provider {
     /// An OpenAI-dialect provider with 10 s connect and 30 s first-token timeouts.
-    pub fn new(
-        name: impl Into<String>,
-        base_url: impl Into<String>,
-        model: impl Into<String>,
-    ) -> Self {
+    pub fn new(name: impl Into<String>, base_url: impl Into<String>, model: impl Into<String>) -> Self {
         Provider {
             name: name.into(),
             base_url: base_url.into(),

@@ -51,7 +51,10 @@ pub struct LlmUsage {
 /// The semantic conventions' advisory buckets for `http.server.request.duration` (seconds).
 const DURATION_BOUNDS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 /// Token buckets (the conventions' advisory ones for token counts).
-const TOKEN_BOUNDS: [f64; 14] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0];
+const TOKEN_BOUNDS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
+];
 /// OTLP `AggregationTemporality`: each export carries only this request.
 const DELTA: u8 = 1;
 
@@ -247,10 +250,18 @@ mod tests {
         assert_eq!(attribute(p, "sba.tenant").unwrap()["stringValue"], "t-1");
         assert!(attribute(p, "sba.limit.decision").is_none());
         assert_eq!(p["exemplars"][0]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        let instance = &resource["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == "service.instance.id").unwrap()["value"];
+        let instance = &resource["resource"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == "service.instance.id")
+            .unwrap()["value"];
         assert_eq!(instance["stringValue"], "isolate-1");
         let unsampled = RequestPoint { sampled: false, ..point() }.to_otlp();
-        assert_eq!(unsampled["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"][0]["exemplars"], json!([]));
+        assert_eq!(
+            unsampled["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"][0]["exemplars"],
+            json!([])
+        );
     }
 
     #[test]
@@ -277,7 +288,10 @@ mod tests {
         .to_otlp();
         let metrics = body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].as_array().unwrap();
         let names: Vec<&str> = metrics.iter().map(|m| m["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["http.server.request.duration", "sba.agent.run.token.usage", "sba.agent.run.model.duration"]);
+        assert_eq!(
+            names,
+            ["http.server.request.duration", "sba.agent.run.token.usage", "sba.agent.run.model.duration"]
+        );
         let tokens = metrics[1]["histogram"]["dataPoints"].as_array().unwrap();
         assert_eq!(tokens[0]["sum"], 120.0);
         assert_eq!(attribute(&tokens[0], "gen_ai.token.type").unwrap()["stringValue"], "input");

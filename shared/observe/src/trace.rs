@@ -152,9 +152,23 @@ mod tests {
     #[test]
     fn only_a_well_formed_tracestate_is_passed_on() {
         let state = |s: &str| TraceContext::from_headers(Some(PARENT), Some(s), [3; 24]).tracestate;
-        assert_eq!(state("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7").as_deref(), Some("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"));
+        assert_eq!(
+            state("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7").as_deref(),
+            Some("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7")
+        );
         assert_eq!(state("fw529a3039@dt=abc").as_deref(), Some("fw529a3039@dt=abc"));
-        for bad in ["a=é", "a=b\u{7f}", "no-equals", "Upper=x", "=x", "k=", "k=a,b", "k=v=w", &"k=v,".repeat(33), &format!("k={}", "v".repeat(600))] {
+        for bad in [
+            "a=é",
+            "a=b\u{7f}",
+            "no-equals",
+            "Upper=x",
+            "=x",
+            "k=",
+            "k=a,b",
+            "k=v=w",
+            &"k=v,".repeat(33),
+            &format!("k={}", "v".repeat(600)),
+        ] {
             assert_eq!(state(bad), None, "{bad:?}");
         }
     }

@@ -127,7 +127,10 @@ impl fmt::Display for HttpError {
         match self {
             HttpError::Connect(e) => write!(f, "request failed: {e}"),
             HttpError::Redirect { status, to } => {
-                write!(f, "redirect refused: the host answered {status} to {to} (outbound requests never follow redirects)")
+                write!(
+                    f,
+                    "redirect refused: the host answered {status} to {to} (outbound requests never follow redirects)"
+                )
             }
             HttpError::Body(e) => write!(f, "reading the answer failed: {e}"),
         }
@@ -140,10 +143,13 @@ impl std::error::Error for HttpError {}
 fn redirect_target(location: Option<&str>, from: &str) -> String {
     let Some(location) = location else { return "an unnamed location".into() };
     match url::Url::parse(from).and_then(|base| base.join(location)) {
-        Ok(to) => to.host_str().map_or_else(|| "an unnamed location".into(), |h| match to.port() {
-            Some(port) => format!("{h}:{port}"),
-            None => h.to_owned(),
-        }),
+        Ok(to) => to.host_str().map_or_else(
+            || "an unnamed location".into(),
+            |h| match to.port() {
+                Some(port) => format!("{h}:{port}"),
+                None => h.to_owned(),
+            },
+        ),
         Err(_) => "an unparsable location".into(),
     }
 }
@@ -186,8 +192,10 @@ mod imp {
         }
         let request = Request::new_with_init(&outgoing.url, &init).map_err(|e| HttpError::Connect(e.to_string()))?;
         let controller = AbortController::default();
-        let mut response =
-            Fetch::Request(request).send_with_signal(&controller.signal()).await.map_err(|e| HttpError::Connect(e.to_string()))?;
+        let mut response = Fetch::Request(request)
+            .send_with_signal(&controller.signal())
+            .await
+            .map_err(|e| HttpError::Connect(e.to_string()))?;
         let headers = response.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
         let status = response.status_code();
         let body: BodyStream = match response.stream() {
@@ -271,7 +279,8 @@ mod imp {
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let body = response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| HttpError::Body(describe(e))));
+        let body =
+            response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| HttpError::Body(describe(e))));
         Ok(Reply { status, headers, body: Box::pin(body) })
     }
 

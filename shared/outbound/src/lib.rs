@@ -113,8 +113,15 @@ mod tests {
         assert_eq!(list.check("https://eu1-fine-cat.upstash.io/"), Ok(()));
         assert_eq!(list.check("http://127.0.0.1:8080/x"), Ok(()));
         assert_eq!(list.check("http://127.0.0.1:8081/x"), Err(Refused::NotListed("127.0.0.1".into())));
-        assert_eq!(list.check("https://upstash.io/"), Err(Refused::NotListed("upstash.io".into())), "wildcard means subdomains only");
-        assert_eq!(list.check("https://api.openai.com.evil.test/"), Err(Refused::NotListed("api.openai.com.evil.test".into())));
+        assert_eq!(
+            list.check("https://upstash.io/"),
+            Err(Refused::NotListed("upstash.io".into())),
+            "wildcard means subdomains only"
+        );
+        assert_eq!(
+            list.check("https://api.openai.com.evil.test/"),
+            Err(Refused::NotListed("api.openai.com.evil.test".into()))
+        );
         assert_eq!(list.check("https://evilapi.openai.com/"), Err(Refused::NotListed("evilapi.openai.com".into())));
     }
 

@@ -9,12 +9,12 @@
 //! Not for: tenancy (transactions with the request's claims live in their own crate) or SQL.
 
 use futures_util::future::{self, Either};
+use sba_errors::ApiError;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::{Client, Config};
 use worker::postgres_tls::PassthroughTls;
-use sba_errors::ApiError;
 use worker::{Env, SecureTransport, Socket};
 
 pub use tokio_postgres;
@@ -66,10 +66,8 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let hyperdrive = env.hyperdrive(binding).map_err(|e| PgError::Config(e.to_string()))?;
-    let config: Config = hyperdrive
-        .connection_string()
-        .parse()
-        .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
+    let config: Config =
+        hyperdrive.connection_string().parse().map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
     // Waiting for one of the isolate's sessions is load, not an outage: the deadline starts
     // once the session is ours (a burst of thousands queues here instead of failing), and the
     // wait has its own, longer bound.
@@ -82,8 +80,7 @@ where
             .secure_transport(SecureTransport::StartTls)
             .connect(hyperdrive.host(), hyperdrive.port())
             .map_err(|e| PgError::Connect(e.to_string()))?;
-        let (client, connection) =
-            config.connect_raw(socket, PassthroughTls).await.map_err(connect_error)?;
+        let (client, connection) = config.connect_raw(socket, PassthroughTls).await.map_err(connect_error)?;
         // `work` owns the client and drops it when done, which lets `connection` send
         // Terminate and finish; joining both means nothing outlives this function.
         let (result, closed) = future::join(work(client), connection).await;
@@ -153,13 +150,17 @@ impl From<PgError> for ApiError {
         let transient = match &e {
             PgError::Connect(_) | PgError::Timeout => true,
             PgError::Query(q) => {
-                q.code().is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03") || c.code().starts_with("40") || c.code().starts_with("08"))
-                    || q.is_closed()
+                q.code().is_some_and(|c| {
+                    matches!(c.code(), "57P01" | "57P02" | "57P03")
+                        || c.code().starts_with("40")
+                        || c.code().starts_with("08")
+                }) || q.is_closed()
             }
             PgError::Config(_) | PgError::Refused(_) => false,
         };
         if let PgError::Refused(_) = e {
-            return ApiError::new(500, "store_misconfigured", "the service cannot log in to its database").with_cause(e);
+            return ApiError::new(500, "store_misconfigured", "the service cannot log in to its database")
+                .with_cause(e);
         }
         if transient {
             ApiError::unavailable("store_unavailable", "the database is unavailable; retry shortly", 5).with_cause(e)

@@ -1,15 +1,18 @@
+use crate::{verdict, Admission};
 use sba_errors::ApiError;
-use sba_limits::{verdict, Admission};
 use sba_ratelimit::{FailPolicy, Limiter, Policy};
 use sba_redis::{Cmd, RedisRest, RedisValue};
 use std::time::Duration;
 
 const MINUTE_MS: u64 = 60_000;
 
-/// The IP window and the burst bucket (the tenant's window comes from its plan).
+/// The request limits read from a Worker's vars, in one place: the IP window and the burst
+/// bucket (an agent's tenant window comes from its plan), and the tenant window of a route
+/// without a plan (`sba_extract::rate_limit`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitConfig {
     pub ip_per_minute: u64,
+    pub tenant_per_minute: u64,
     /// Tokens in the burst bucket, `burst_refill` of them added back every
     /// `burst_refill_interval_ms` (1 s by default).
     pub burst: u64,
@@ -24,6 +27,7 @@ impl Default for LimitConfig {
     fn default() -> Self {
         Self {
             ip_per_minute: 20,
+            tenant_per_minute: 20,
             burst: 10,
             burst_refill: 1,
             burst_refill_interval_ms: 1000,
@@ -34,14 +38,17 @@ impl Default for LimitConfig {
 }
 
 impl LimitConfig {
-    /// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_BURST`, `RATE_LIMIT_BURST_REFILL_PER_SECOND`
+    /// `RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_TENANT_PER_MINUTE`, `RATE_LIMIT_BURST`, `RATE_LIMIT_BURST_REFILL_PER_SECOND`
     /// (tokens per refill interval), `RATE_LIMIT_BURST_REFILL_INTERVAL_MS` (1000),
     /// `RATE_LIMIT_TIMEOUT_MS` (3000), `RATE_LIMIT_ON_REDIS_FAILURE` ([`fail_policy`]).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
-        let number = |name: &str, default: u64| get(name).and_then(|v| v.trim().parse().ok()).filter(|n: &u64| *n > 0).unwrap_or(default);
+        let number = |name: &str, default: u64| {
+            get(name).and_then(|v| v.trim().parse().ok()).filter(|n: &u64| *n > 0).unwrap_or(default)
+        };
         Self {
             ip_per_minute: number("RATE_LIMIT_IP_PER_MINUTE", d.ip_per_minute),
+            tenant_per_minute: number("RATE_LIMIT_TENANT_PER_MINUTE", d.tenant_per_minute),
             burst: number("RATE_LIMIT_BURST", d.burst),
             burst_refill: number("RATE_LIMIT_BURST_REFILL_PER_SECOND", d.burst_refill),
             burst_refill_interval_ms: number("RATE_LIMIT_BURST_REFILL_INTERVAL_MS", d.burst_refill_interval_ms),
@@ -90,7 +97,12 @@ pub struct Check<'a> {
 
 /// The 429 a client blocked by the isolate's cache gets right now, with no round trip;
 /// `None` when Redis would have to be asked.
-pub fn refused_from_memory(redis: RedisRest, config: &LimitConfig, check: Check<'_>, record: impl FnOnce(&'static str)) -> Option<ApiError> {
+pub fn refused_from_memory(
+    redis: RedisRest,
+    config: &LimitConfig,
+    check: Check<'_>,
+    record: impl FnOnce(&'static str),
+) -> Option<ApiError> {
     let (limiter, ids) = run_limiter(redis, config, check.tenant, check.tenant_per_minute, check.ip);
     let decision = limiter.blocked(&ids, check.now_ms)?;
     record(decision.outcome());
@@ -121,18 +133,32 @@ pub async fn admit_alongside(
 /// Never for a quota refusal — those must keep costing, or an exhausted tenant could hammer
 /// the database at will — and the caller refunds only the first failure of an outage (see
 /// `sba_agent::admission`). Best effort: a failed refund is the same as none.
-pub async fn refund(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_minute: u64, ip: &str, now_ms: u64) {
+pub async fn refund(
+    redis: RedisRest,
+    config: &LimitConfig,
+    tenant: &str,
+    tenant_per_minute: u64,
+    ip: &str,
+    now_ms: u64,
+) {
     let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
     limiter.check(&ids, -1, now_ms).await;
 }
 
-fn run_limiter(redis: RedisRest, config: &LimitConfig, tenant: &str, tenant_per_minute: u64, ip: &str) -> (Limiter, [String; 3]) {
+fn run_limiter(
+    redis: RedisRest,
+    config: &LimitConfig,
+    tenant: &str,
+    tenant_per_minute: u64,
+    ip: &str,
+) -> (Limiter, [String; 3]) {
     let limiter = Limiter::new(
         redis,
         vec![
             Policy::sliding_window("tenant", tenant_per_minute.max(1), MINUTE_MS),
             Policy::sliding_window("ip", config.ip_per_minute, MINUTE_MS),
-            Policy::token_bucket("burst", config.burst, config.burst_refill_interval_ms, config.burst_refill).with_prefix("sba:burst"),
+            Policy::token_bucket("burst", config.burst, config.burst_refill_interval_ms, config.burst_refill)
+                .with_prefix("sba:burst"),
         ],
     )
     .with_fail_policy(config.on_failure)

@@ -6,7 +6,11 @@ use tokio_postgres::{Error, Row, Transaction};
 /// Why a run may not start.
 #[derive(Debug)]
 pub enum QuotaError {
-    Exceeded { quota: &'static str, limit: i64, reset_epoch_secs: i64 },
+    Exceeded {
+        quota: &'static str,
+        limit: i64,
+        reset_epoch_secs: i64,
+    },
     Db(Error),
     /// The charge statement answered no row (a schema older than its migration).
     NoAnswer,
@@ -40,16 +44,26 @@ impl QuotaError {
 /// `charge_agent_run` doing start-period, lock, check and count server-side. Runs as
 /// `service_role`; see [`charge_run`] in a transaction, or send [`CHARGE_RUN`] with
 /// [`charge_params`] through `sba_rls::one_statement` for one round trip in all.
-pub async fn charge_run(tx: &Transaction<'_>, tenant: &str, runs_limit: i64, tokens_limit: i64) -> Result<(), QuotaError> {
+pub async fn charge_run(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    runs_limit: i64,
+    tokens_limit: i64,
+) -> Result<(), QuotaError> {
     let rows = tx.query_typed(CHARGE_RUN, &charge_params(&tenant, &runs_limit, &tokens_limit)).await?;
     charged(&rows)
 }
 
 /// The charge statement (parameters: tenant, runs limit, tokens limit).
-pub const CHARGE_RUN: &str = "select refused_quota, quota_limit, period_end_epoch from public.charge_agent_run($1, $2, $3)";
+pub const CHARGE_RUN: &str =
+    "select refused_quota, quota_limit, period_end_epoch from public.charge_agent_run($1, $2, $3)";
 
 /// [`CHARGE_RUN`]'s parameters with their types (unprepared statements need them).
-pub fn charge_params<'a>(tenant: &'a &str, runs_limit: &'a i64, tokens_limit: &'a i64) -> [(&'a (dyn ToSql + Sync), Type); 3] {
+pub fn charge_params<'a>(
+    tenant: &'a &str,
+    runs_limit: &'a i64,
+    tokens_limit: &'a i64,
+) -> [(&'a (dyn ToSql + Sync), Type); 3] {
     [(tenant, Type::TEXT), (runs_limit, Type::INT8), (tokens_limit, Type::INT8)]
 }
 

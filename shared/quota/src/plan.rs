@@ -5,7 +5,11 @@ use tokio_postgres::GenericClient;
 
 /// The tenant's plan: from the Redis cache, else from Postgres (then cached). A Redis
 /// failure falls back to Postgres rather than failing the request.
-pub async fn cached_plan<C: GenericClient>(redis: &RedisRest, db: &C, tenant: &str) -> Result<TenantPlan, tokio_postgres::Error> {
+pub async fn cached_plan<C: GenericClient>(
+    redis: &RedisRest,
+    db: &C,
+    tenant: &str,
+) -> Result<TenantPlan, tokio_postgres::Error> {
     match plan_from_cache(redis, tenant).await {
         Some(plan) => Ok(plan),
         None => load_plan(redis, db, tenant).await,
@@ -21,7 +25,11 @@ pub async fn plan_from_cache(redis: &RedisRest, tenant: &str) -> Option<TenantPl
 
 /// The tenant's plan from Postgres, then cached for a minute (a failed cache write only
 /// costs the next request a query).
-pub async fn load_plan<C: GenericClient>(redis: &RedisRest, db: &C, tenant: &str) -> Result<TenantPlan, tokio_postgres::Error> {
+pub async fn load_plan<C: GenericClient>(
+    redis: &RedisRest,
+    db: &C,
+    tenant: &str,
+) -> Result<TenantPlan, tokio_postgres::Error> {
     let plan = plan_for_tenant(db, tenant).await?;
     let _ = redis.run(&cache_plan(&plan)).await;
     Ok(plan)

@@ -101,9 +101,12 @@ fn main() {
 async fn run(client: &RedisRest, bounds: &Bounds, url: &str) -> bool {
     let run_id = format!("{}:{}", std::process::id(), now_ms());
     let big = 1_000_000_000; // limits no benchmark reaches: every decision passes
-    let one = Limiter::new(client.clone(), vec![Policy::sliding_window("tenant", big, 60_000).with_prefix("rl-bench:tenant")])
-        .with_timeout(Duration::from_secs(5))
-        .without_cache();
+    let one = Limiter::new(
+        client.clone(),
+        vec![Policy::sliding_window("tenant", big, 60_000).with_prefix("rl-bench:tenant")],
+    )
+    .with_timeout(Duration::from_secs(5))
+    .without_cache();
     let three = Limiter::new(
         client.clone(),
         vec![
@@ -114,9 +117,10 @@ async fn run(client: &RedisRest, bounds: &Bounds, url: &str) -> bool {
     )
     .with_timeout(Duration::from_secs(5))
     .without_cache();
-    let cached = Limiter::new(client.clone(), vec![Policy::fixed_window("blocked", 1, 60_000).with_prefix("rl-bench:blocked")])
-        .with_timeout(Duration::from_secs(5))
-        .with_cache(BlockCache::new());
+    let cached =
+        Limiter::new(client.clone(), vec![Policy::fixed_window("blocked", 1, 60_000).with_prefix("rl-bench:blocked")])
+            .with_timeout(Duration::from_secs(5))
+            .with_cache(BlockCache::new());
 
     // Warm-up: connections open, the script known to the server (EVALSHA → NOSCRIPT → EVAL).
     for _ in 0..20 {
@@ -186,8 +190,16 @@ async fn run(client: &RedisRest, bounds: &Bounds, url: &str) -> bool {
     let decisions = [&one_seq, &three_seq, &one_con, &three_con];
     let trips: u64 = decisions.iter().map(|m| m.round_trips).sum();
     let count: u64 = decisions.iter().map(|m| m.ops).sum();
-    println!("  counted in Redis          {:.2} ({trips} round trips / {count} decisions)", trips as f64 / count as f64);
-    println!("  cached block              {:.2} ({} round trips / {} decisions)", cache_seq.trips_per_op(), cache_seq.round_trips, cache_seq.ops);
+    println!(
+        "  counted in Redis          {:.2} ({trips} round trips / {count} decisions)",
+        trips as f64 / count as f64
+    );
+    println!(
+        "  cached block              {:.2} ({} round trips / {} decisions)",
+        cache_seq.trips_per_op(),
+        cache_seq.round_trips,
+        cache_seq.ops
+    );
 
     let failures: u64 = decisions.iter().chain([&cache_seq, &ping_seq, &ping_con].iter()).map(|m| m.failures).sum();
     let mut ok = true;

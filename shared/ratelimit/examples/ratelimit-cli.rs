@@ -78,7 +78,11 @@ fn main() {
                     let config = format!("{policy:?}|{}|{timeout:?}", req.cache);
                     let limiter = limiters.entry(config).or_insert_with(|| {
                         let l = Limiter::new(client.clone(), vec![policy]).with_timeout(timeout);
-                        if req.cache { l.with_cache(cache.clone()) } else { l.without_cache() }
+                        if req.cache {
+                            l.with_cache(cache.clone())
+                        } else {
+                            l.without_cache()
+                        }
                     });
                     let now_ms = req.now_ms.unwrap_or_else(|| {
                         SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64

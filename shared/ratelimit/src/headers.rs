@@ -22,10 +22,8 @@ use crate::types::{Decision, Policy};
 pub fn headers(policies: &[Policy], decision: &Decision, now_ms: u64) -> Vec<(&'static str, String)> {
     let mut out = Vec::with_capacity(6);
     if !policies.is_empty() {
-        let items: Vec<String> = policies
-            .iter()
-            .map(|p| format!("{};q={};w={}", sf_string(&p.label), p.limit(), p.window_secs()))
-            .collect();
+        let items: Vec<String> =
+            policies.iter().map(|p| format!("{};q={};w={}", sf_string(&p.label), p.limit(), p.window_secs())).collect();
         out.push(("RateLimit-Policy", items.join(", ")));
     }
     if !decision.limits.is_empty() {
@@ -118,11 +116,8 @@ mod tests {
 
     #[test]
     fn allowed_request() {
-        let limits = vec![
-            state("tenant", true, 20, 3, 11_200),
-            state("ip", true, 5, 4, 300),
-            state("burst", true, 10, 9, 1000),
-        ];
+        let limits =
+            vec![state("tenant", true, 20, 3, 11_200), state("ip", true, 5, 4, 300), state("burst", true, 10, 9, 1000)];
         let h = headers(&policies(), &decision(true, limits, 0, 0), NOW);
         assert_eq!(
             h,
@@ -138,7 +133,11 @@ mod tests {
 
     #[test]
     fn refused_request_has_retry_after() {
-        let limits = vec![state("tenant", true, 20, 3, 11_200), state("ip", false, 5, 0, 300), state("burst", true, 10, 9, 1000)];
+        let limits = vec![
+            state("tenant", true, 20, 3, 11_200),
+            state("ip", false, 5, 0, 300),
+            state("burst", true, 10, 9, 1000),
+        ];
         let h = headers(&policies(), &decision(false, limits, 1, NOW + 300), NOW);
         assert_eq!(get(&h, "X-RateLimit-Limit"), Some("5"));
         assert_eq!(get(&h, "X-RateLimit-Remaining"), Some("0"));

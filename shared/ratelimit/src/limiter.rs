@@ -17,12 +17,7 @@ const DRIVER: &str = include_str!("scripts/limit.lua");
 /// The one script: the prelude (its first line is the `#!lua` shebang), the three algorithm
 /// constructors, then the driver. Its SHA-1 is computed once per process.
 static LIMIT_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(format!(
-        "{PRELUDE}\n{}\n{}\n{}\n{DRIVER}",
-        sliding_window::LUA,
-        fixed_window::LUA,
-        token_bucket::LUA
-    ))
+    Script::new(format!("{PRELUDE}\n{}\n{}\n{}\n{DRIVER}", sliding_window::LUA, fixed_window::LUA, token_bucket::LUA))
 });
 
 /// The Lua source every decision runs (for reading, or loading ahead with `SCRIPT LOAD`).
@@ -199,7 +194,8 @@ impl Limiter {
         }
 
         let (keys, args) = self.script_input(&base_keys, rate, now_ms);
-        let local_keys: Vec<(Algorithm, &str)> = self.policies.iter().map(|p| p.algorithm).zip(cache_keys.iter().map(String::as_str)).collect();
+        let local_keys: Vec<(Algorithm, &str)> =
+            self.policies.iter().map(|p| p.algorithm).zip(cache_keys.iter().map(String::as_str)).collect();
         let reserved = (rate > 0).then(|| self.local.reserve(&local_keys, rate.unsigned_abs()));
         let (answer, others) = if alongside.is_empty() {
             (self.client.eval_script(limit_script(), &keys, &args).await, None)
@@ -210,7 +206,13 @@ impl Limiter {
             match self.client.pipeline(&commands).await {
                 Ok(mut answers) => {
                     let others = answers.split_off(1);
-                    (answers.pop().map_or_else(|| Err(RedisError::Protocol("empty pipeline answer".into())), RedisValue::into_result), Some(others))
+                    (
+                        answers.pop().map_or_else(
+                            || Err(RedisError::Protocol("empty pipeline answer".into())),
+                            RedisValue::into_result,
+                        ),
+                        Some(others),
+                    )
                 }
                 Err(e) => (Err(e), None),
             }
@@ -399,7 +401,9 @@ struct LimitResult {
 fn parse(answer: RedisValue, policies: usize) -> Result<(bool, Vec<LimitResult>), RedisError> {
     let unexpected = || RedisError::Protocol(format!("rate limit script answered {answer:?}"));
     let numbers: Vec<i64> = match &answer {
-        RedisValue::Array(items) => items.iter().map(RedisValue::as_i64).collect::<Option<_>>().ok_or_else(unexpected)?,
+        RedisValue::Array(items) => {
+            items.iter().map(RedisValue::as_i64).collect::<Option<_>>().ok_or_else(unexpected)?
+        }
         _ => return Err(unexpected()),
     };
     if numbers.len() != 1 + PER_LIMIT * policies {
@@ -448,7 +452,8 @@ mod tests {
             Policy::fixed_window("ip", 5, 1000),
             Policy::token_bucket("burst", 10, 1000, 5),
         ]);
-        let base: Vec<String> = vec!["rl:tenant:acme".into(), "@upstash/ratelimit:1.2.3.4".into(), "@upstash/ratelimit:b".into()];
+        let base: Vec<String> =
+            vec!["rl:tenant:acme".into(), "@upstash/ratelimit:1.2.3.4".into(), "@upstash/ratelimit:b".into()];
         let (keys, args) = l.script_input(&base, 1, 120_500);
         assert_eq!(
             keys,
@@ -465,7 +470,10 @@ mod tests {
         let ints = |v: &[i64]| RedisValue::Array(v.iter().map(|&i| RedisValue::Int(i)).collect());
         let (ok, r) = parse(ints(&[1, 1, 4, 100, 50, 60]), 1).unwrap();
         assert!(ok);
-        assert_eq!(r, vec![LimitResult { passed: true, remaining: 4, reset_ms: 100, retry_at_ms: 50, unblocked_at_ms: 60 }]);
+        assert_eq!(
+            r,
+            vec![LimitResult { passed: true, remaining: 4, reset_ms: 100, retry_at_ms: 50, unblocked_at_ms: 60 }]
+        );
         assert!(parse(ints(&[1, 1, 4, 100, 50]), 1).is_err());
         assert!(parse(RedisValue::Nil, 1).is_err());
     }
@@ -482,7 +490,8 @@ mod tests {
         assert_eq!((d.success, d.which.as_str(), d.remaining, d.reset_ms, d.limit), (true, "b", 1, 2000, 5));
         assert_eq!(d.retry_at_ms, 0);
         // refused: among the refusing ones, the one that frees up last
-        let d = l.counted(false, &[result(false, 0, 1000, 900), result(true, 4, 1000, 0), result(false, 0, 5000, 4000)]);
+        let d =
+            l.counted(false, &[result(false, 0, 1000, 900), result(true, 4, 1000, 0), result(false, 0, 5000, 4000)]);
         assert_eq!((d.success, d.which.as_str(), d.retry_at_ms), (false, "c", 4000));
         assert_eq!(d.violated(), ["a", "c"]);
     }
@@ -496,7 +505,10 @@ mod tests {
         assert_eq!(cache.blocked("ka", 1999), Some(Blocked { until_ms: 2000, reset_ms: 2000 }));
         assert_eq!(cache.blocked("kb", 1999), None);
         let d = l.cached_block(&keys, 1600).unwrap();
-        assert_eq!((d.success, d.reason, d.which.as_str(), d.retry_at_ms), (false, Some(Reason::CacheBlock), "a", 2000));
+        assert_eq!(
+            (d.success, d.reason, d.which.as_str(), d.retry_at_ms),
+            (false, Some(Reason::CacheBlock), "a", 2000)
+        );
         l.remember(&keys, &[result(true, 1, 2000, 1600), result(true, 4, 2000, 1600)], -1, 1600);
         assert!(l.cached_block(&keys, 1600).is_none());
     }

@@ -177,7 +177,10 @@ fn look(algorithm: &Algorithm, count: Option<Count>, rate: u64, now_ms: u64) -> 
             let used = weighted + current;
             let fits = used + rate <= limit;
             let remaining = limit.saturating_sub(used + if fits { rate } else { 0 });
-            (Count::Window { window, window_ms, current, previous }, Local { fits, remaining, reset_ms: (window + 1) * window_ms })
+            (
+                Count::Window { window, window_ms, current, previous },
+                Local { fits, remaining, reset_ms: (window + 1) * window_ms },
+            )
         }
         Algorithm::TokenBucket { max_tokens, interval_ms, refill_rate } => {
             let (tokens, refilled_at) = match count {
@@ -207,7 +210,10 @@ mod tests {
         let now = 1_000_000_000;
         let admitted = (0..15).filter(|_| local.decide(&[(SLIDING, "k")], 1, now)[0].fits).count();
         assert_eq!(admitted, 10);
-        assert_eq!(local.decide(&[(SLIDING, "k")], 1, now)[0], Local { fits: false, remaining: 0, reset_ms: 1_000_010_000 });
+        assert_eq!(
+            local.decide(&[(SLIDING, "k")], 1, now)[0],
+            Local { fits: false, remaining: 0, reset_ms: 1_000_010_000 }
+        );
     }
 
     #[test]

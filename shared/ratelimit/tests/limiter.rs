@@ -40,6 +40,9 @@ fn counted(d: &Decision) -> (bool, u64) {
 
 #[tokio::test]
 async fn sliding_window_reference_vector() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let id = unique("sliding-vector");
     let base = format!("@upstash/ratelimit:{id}");
@@ -63,6 +66,9 @@ async fn sliding_window_reference_vector() {
 
 #[tokio::test]
 async fn token_bucket_reference_vector() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let id = unique("token-vector");
     let key = format!("@upstash/ratelimit:{id}");
@@ -90,6 +96,9 @@ async fn token_bucket_reference_vector() {
 
 #[tokio::test]
 async fn fixed_window_reference_vector() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let id = unique("fixed-vector");
     let now = 1_700_000_030_000;
@@ -109,6 +118,9 @@ async fn fixed_window_reference_vector() {
 
 #[tokio::test]
 async fn a_rate_that_does_not_fit_is_refused() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let now = 1_000_005_000;
     let l = exact(vec![Policy::sliding_window("s", 10, 10_000)]);
@@ -142,6 +154,9 @@ async fn a_rate_that_does_not_fit_is_refused() {
 
 #[tokio::test]
 async fn refunds_skip_the_check_and_give_back() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let now = 1_700_000_030_000;
 
@@ -172,6 +187,9 @@ async fn refunds_skip_the_check_and_give_back() {
 
 #[tokio::test]
 async fn several_limits_are_all_or_nothing_in_one_round_trip() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let now = 1_700_000_030_000;
     let tenant = unique("tenant");
@@ -237,16 +255,25 @@ async fn thousand_at_once(policy: Policy, limit: usize) {
 
 #[tokio::test]
 async fn a_thousand_concurrent_sliding_window_decisions_admit_exactly_the_limit() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     thousand_at_once(Policy::sliding_window("s", 20, 60_000), 20).await;
 }
 
 #[tokio::test]
 async fn a_thousand_concurrent_token_bucket_decisions_admit_exactly_the_bucket() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     thousand_at_once(Policy::token_bucket("t", 20, 60_000, 1), 20).await;
 }
 
 #[tokio::test]
 async fn a_cached_block_costs_no_round_trip() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let now = 1_700_000_030_000;
     let reset = (now / 60_000 + 1) * 60_000;
     let id = unique("cache");
@@ -267,7 +294,10 @@ async fn a_cached_block_costs_no_round_trip() {
     let before = rt();
     for at in [now, now + 1, reset - 1] {
         let d = l.check(&[&id], 1, at).await;
-        assert_eq!((d.success, d.reason, d.remaining, d.reset_ms, d.retry_at_ms), (false, Some(Reason::CacheBlock), 0, reset, reset));
+        assert_eq!(
+            (d.success, d.reason, d.remaining, d.reset_ms, d.retry_at_ms),
+            (false, Some(Reason::CacheBlock), 0, reset, reset)
+        );
         assert_eq!(d.outcome(), "denied_cached");
         let h = l.headers(&d, at);
         assert!(h.iter().any(|(n, v)| *n == "Retry-After" && v.parse::<u64>().unwrap() >= 1));
@@ -290,6 +320,9 @@ async fn a_cached_block_costs_no_round_trip() {
 
 #[tokio::test]
 async fn a_sliding_window_block_lasts_exactly_until_a_unit_frees_up() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let id = unique("cache-sliding");
     // previous = 10, weighted 5 at now: 5 more fit; then a unit frees up once the weight
@@ -317,7 +350,8 @@ async fn unreachable_redis_follows_the_fail_policy() {
     let client = RedisRest::new(format!("http://{addr}"), "t");
     let policies = vec![Policy::sliding_window("tenant", 20, 60_000)];
 
-    let open = Limiter::new(client.clone(), policies.clone()).with_cache(BlockCache::new()).with_fail_policy(FailPolicy::Open);
+    let open =
+        Limiter::new(client.clone(), policies.clone()).with_cache(BlockCache::new()).with_fail_policy(FailPolicy::Open);
     let d = open.check(&["x"], 1, 1_000).await;
     assert_eq!((d.success, d.reason, d.allowed_by_policy), (true, Some(Reason::RedisError), true));
     assert_eq!(d.outcome(), "allowed_fail_open");
@@ -355,6 +389,9 @@ async fn a_silent_redis_is_a_timeout() {
 
 #[tokio::test]
 async fn default_timeout_is_3_s_and_the_default_policy_decides_locally() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let l = Limiter::new(rest(), vec![Policy::fixed_window("f", 5, 1000)]);
     assert_eq!(l.client().timeout(), Duration::from_secs(3));
     assert_eq!(FailPolicy::default(), FailPolicy::Local);
@@ -364,6 +401,9 @@ async fn default_timeout_is_3_s_and_the_default_policy_decides_locally() {
 /// was already admitted through Redis in this process.
 #[tokio::test]
 async fn without_redis_the_isolate_decides_within_the_limit() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     // The same server refusing us (a wrong token): Redis cannot be asked.
     let refusing = RedisRest::new(env("SBA_REDIS_REST_URL"), "not-the-token");
     let local = LocalLimits::new();

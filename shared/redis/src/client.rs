@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use crate::{Cmd, RedisError, RedisValue, Script};
 use sba_outbound::http::{self, HttpError, Outgoing};
 use sba_sleep::{sleep, within};
-use crate::{Cmd, RedisError, RedisValue, Script};
 
 const SYNC_TOKEN: &str = "upstash-sync-token";
 const ENCODING: &str = "upstash-encoding";
@@ -291,9 +291,8 @@ impl RedisRest {
             let bytes = reply.bytes().await.map_err(failure)?;
             Ok::<_, Failure>((status, bytes))
         };
-        let (status, bytes) = within(self.timeout, exchange)
-            .await
-            .ok_or(Failure { error: RedisError::Timeout, maybe_sent: true })??;
+        let (status, bytes) =
+            within(self.timeout, exchange).await.ok_or(Failure { error: RedisError::Timeout, maybe_sent: true })??;
         match serde_json::from_slice::<Json>(&bytes) {
             Ok(answer) => Ok((status, answer)),
             Err(_) => {

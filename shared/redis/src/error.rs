@@ -7,7 +7,10 @@ pub enum RedisError {
     Timeout,
     Network(String),
     /// The REST server refused the request (401 bad token, 405, 5xx …).
-    Http { status: u16, message: String },
+    Http {
+        status: u16,
+        message: String,
+    },
     /// Redis itself answered with an error (`ERR …`, `NOSCRIPT …`, `WRONGTYPE …`).
     Redis(String),
     /// The answer was not the JSON shape the protocol promises.
@@ -38,4 +41,3 @@ impl RedisError {
         matches!(self, Self::Timeout)
     }
 }
-

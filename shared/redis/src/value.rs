@@ -120,10 +120,7 @@ impl RedisValue {
                     .map_err(|e| RedisError::Protocol(format!("result {s:?} is not base64: {e}")))?,
             ),
             Json::Array(items) => RedisValue::Array(
-                items
-                    .iter()
-                    .map(|item| RedisValue::from_base64_json(item, false))
-                    .collect::<Result<_, _>>()?,
+                items.iter().map(|item| RedisValue::from_base64_json(item, false)).collect::<Result<_, _>>()?,
             ),
             Json::Object(_) => return Err(RedisError::Protocol(format!("object in a result: {json}"))),
         })

@@ -31,6 +31,9 @@ fn s(text: &str) -> RedisValue {
 
 #[tokio::test]
 async fn set_get_and_the_json_compatible_command() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let key = unique("set-get");
     assert_eq!(r.query(&["SET", &key, "bar", "EX", "60"]).await.unwrap(), s("OK"));
@@ -43,6 +46,9 @@ async fn set_get_and_the_json_compatible_command() {
 
 #[tokio::test]
 async fn base64_round_trip_keeps_every_byte() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let key = unique("utf8");
     let value = "hé😀 \u{0} \"quoted\" \\ OK";
@@ -61,6 +67,9 @@ async fn base64_round_trip_keeps_every_byte() {
 
 #[tokio::test]
 async fn pipeline_answers_in_order_with_errors_in_place() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let key = unique("pipe");
     let before = r.round_trips();
@@ -83,6 +92,9 @@ async fn pipeline_answers_in_order_with_errors_in_place() {
 
 #[tokio::test]
 async fn multi_exec_is_atomic_and_a_discarded_one_is_an_error() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let key = unique("multi");
     let answers = r
@@ -97,18 +109,14 @@ async fn multi_exec_is_atomic_and_a_discarded_one_is_an_error() {
 
     // An unknown command discards the whole transaction: the SET before it never happens.
     let other = unique("multi-discarded");
-    let err = r
-        .multi_exec(&[Cmd::new("SET").arg(&other).arg("x"), Cmd::new("NOSUCHCOMMAND").arg(&other)])
-        .await
-        .unwrap_err();
+    let err =
+        r.multi_exec(&[Cmd::new("SET").arg(&other).arg("x"), Cmd::new("NOSUCHCOMMAND").arg(&other)]).await.unwrap_err();
     assert!(matches!(&err, RedisError::Redis(m) if m.contains("unknown command")), "{err:?}");
     assert_eq!(r.query(&["EXISTS", &other]).await.unwrap(), RedisValue::Int(0));
 
     // A command failing while executing is an error in place; the others are applied.
-    let answers = r
-        .multi_exec(&[Cmd::new("INCR").arg(format!("{key}:x")), Cmd::new("LPUSH").arg(&key).arg("v")])
-        .await
-        .unwrap();
+    let answers =
+        r.multi_exec(&[Cmd::new("INCR").arg(format!("{key}:x")), Cmd::new("LPUSH").arg(&key).arg("v")]).await.unwrap();
     assert_eq!(answers[0], RedisValue::Int(1));
     assert!(matches!(&answers[1], RedisValue::Error(e) if e.starts_with("WRONGTYPE")), "{answers:?}");
     r.query(&["DEL", &format!("{key}:x")]).await.unwrap();
@@ -116,6 +124,9 @@ async fn multi_exec_is_atomic_and_a_discarded_one_is_an_error() {
 
 #[tokio::test]
 async fn evalsha_falls_back_to_eval_once() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     // A script no server has seen: the nonce changes its SHA-1.
     let script = Script::new(format!("-- {}\nreturn {{KEYS[1], ARGV[1], 7}}", unique("nonce")));
@@ -135,6 +146,9 @@ async fn evalsha_falls_back_to_eval_once() {
 
 #[tokio::test]
 async fn scripts_in_pipelines_and_transactions() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     let key = unique("pipe-script");
     let script = Script::new(format!("-- {}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])", unique("nonce")));
@@ -153,21 +167,24 @@ async fn scripts_in_pipelines_and_transactions() {
 
     let fresh = Script::new(format!("-- {}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])", unique("nonce")));
     let before = r.round_trips();
-    let answers = r
-        .multi_exec(&[Cmd::eval(&fresh, &[&key], &["1"]), Cmd::new("GET").arg(&key)])
-        .await
-        .unwrap();
+    let answers = r.multi_exec(&[Cmd::eval(&fresh, &[&key], &["1"]), Cmd::new("GET").arg(&key)]).await.unwrap();
     assert_eq!(answers, vec![RedisValue::Int(16), s("16")]);
     assert_eq!(r.round_trips() - before, 1, "sent as EVAL inside the transaction");
 }
 
 #[tokio::test]
 async fn publish_counts_receivers() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     assert_eq!(rest().publish(&unique("channel"), "hello").await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn remembers_the_sync_token() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = rest();
     assert_eq!(r.sync_token(), None);
     r.ping().await.unwrap();
@@ -181,6 +198,9 @@ async fn remembers_the_sync_token() {
 
 #[tokio::test]
 async fn wrong_token_is_http_401() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let r = RedisRest::new(env("SBA_REDIS_REST_URL"), "wrong-token");
     let err = r.query(&["PING"]).await.unwrap_err();
     assert!(matches!(err, RedisError::Http { status: 401, .. }), "{err:?}");
@@ -188,6 +208,9 @@ async fn wrong_token_is_http_401() {
 
 #[tokio::test]
 async fn redis_errors_are_redis_errors() {
+    if sba_testkit::without_stack() {
+        return;
+    }
     let err = rest().query(&["NOSUCHCOMMAND"]).await.unwrap_err();
     assert!(matches!(&err, RedisError::Redis(m) if m.contains("unknown command")), "{err:?}");
 }
@@ -253,7 +276,11 @@ async fn read_request(stream: &mut TcpStream) -> String {
         if let Some(end) = text.find("\r\n\r\n") {
             let length = text[..end]
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + length {
                 break;

@@ -9,10 +9,10 @@
 //!
 //! Not for: connecting (`sba-pg`) or deciding who the tenant is (`sba-tenant`).
 
-use serde_json::Value;
-use tokio_postgres::types::{ToSql, Type};
 use futures_util::future::{join_all, BoxFuture};
 use futures_util::TryFutureExt;
+use serde_json::Value;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Transaction};
 
 /// The role API requests run as; the migrations grant it only what the API needs.
@@ -21,7 +21,11 @@ pub const TENANT_ROLE: &str = "authenticated";
 /// Opens a transaction bound to `claims` (the verified JWT payload). `tenant_id` is written
 /// into `app_metadata.tenant_id` of the claims handed to Postgres, because the policies read
 /// it there, whichever claim the token carried it in.
-pub async fn begin_as_tenant<'c>(client: &'c mut Client, claims: &Value, tenant_id: &str) -> Result<Transaction<'c>, Error> {
+pub async fn begin_as_tenant<'c>(
+    client: &'c mut Client,
+    claims: &Value,
+    tenant_id: &str,
+) -> Result<Transaction<'c>, Error> {
     let tx = client.transaction().await?;
     let claims = claims_for_postgres(claims, tenant_id);
     tx.query_typed("select set_config('request.jwt.claims', $1, true)", &[(&claims, Type::TEXT)]).await?;
@@ -38,7 +42,8 @@ pub const SERVICE_ROLE: &str = "service_role";
 /// verified Stripe event). Claims are cleared so `auth.jwt()` is null inside.
 pub async fn begin_as_service(client: &mut Client) -> Result<Transaction<'_>, Error> {
     let tx = client.transaction().await?;
-    tx.batch_execute(&format!("select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}")).await?;
+    tx.batch_execute(&format!("select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}"))
+        .await?;
     Ok(tx)
 }
 
@@ -71,13 +76,18 @@ pub struct Statement<'a> {
 /// so a statement that waited for an earlier one's rows would be sent after it, outside the
 /// transaction. Work whose steps depend on each other is one statement (a CTE or an SQL
 /// function, as `supabase/migrations` does for the writes).
-pub async fn in_one_round_trip(client: &Client, actor: &Actor<'_>, statements: &[Statement<'_>]) -> Result<Vec<Vec<Row>>, Error> {
+pub async fn in_one_round_trip(
+    client: &Client,
+    actor: &Actor<'_>,
+    statements: &[Statement<'_>],
+) -> Result<Vec<Vec<Row>>, Error> {
     let claims = match actor {
         Actor::Tenant { claims, tenant_id } => claims_for_postgres(claims, tenant_id),
         Actor::Service => String::new(),
     };
     let claims_param: [(&(dyn ToSql + Sync), Type); 1] = [(&claims, Type::TEXT)];
-    let service_begin = format!("begin; select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}");
+    let service_begin =
+        format!("begin; select set_config('request.jwt.claims', '', true); set local role {SERVICE_ROLE}");
     let tenant_role = format!("set local role {TENANT_ROLE}");
     let mut steps: Vec<BoxFuture<'_, Result<Option<Vec<Row>>, Error>>> = Vec::with_capacity(statements.len() + 4);
     match actor {
@@ -107,7 +117,12 @@ pub async fn in_one_round_trip(client: &Client, actor: &Actor<'_>, statements: &
 
 /// One statement as `actor` in a transaction of its own, in one round trip (see
 /// [`in_one_round_trip`]).
-pub async fn one_statement(client: &Client, actor: &Actor<'_>, sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, Error> {
+pub async fn one_statement(
+    client: &Client,
+    actor: &Actor<'_>,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, Error> {
     let mut rows = in_one_round_trip(client, actor, &[Statement { sql, params }]).await?;
     Ok(rows.pop().unwrap_or_default())
 }
@@ -119,9 +134,8 @@ pub fn claims_for_postgres(claims: &Value, tenant_id: &str) -> String {
         Value::Object(map) => Value::Object(map.clone()),
         _ => Value::Object(Default::default()),
     };
-    let app_metadata = claims
-        .as_object_mut()
-        .map(|c| c.entry("app_metadata").or_insert_with(|| Value::Object(Default::default())));
+    let app_metadata =
+        claims.as_object_mut().map(|c| c.entry("app_metadata").or_insert_with(|| Value::Object(Default::default())));
     if let Some(app_metadata) = app_metadata {
         if !app_metadata.is_object() {
             *app_metadata = Value::Object(Default::default());

@@ -90,7 +90,14 @@ fn decide(config: &AuthConfig, entry: &Entry, kid: &str, alg: Alg, now: u64) -> 
 }
 
 /// After a failure: stale keys within one more TTL, else 503.
-fn fallback(config: &AuthConfig, entry: &Entry, kid: &str, alg: Alg, now: u64, failure: LoadError) -> Result<Key, ApiError> {
+fn fallback(
+    config: &AuthConfig,
+    entry: &Entry,
+    kid: &str,
+    alg: Alg,
+    now: u64,
+    failure: LoadError,
+) -> Result<Key, ApiError> {
     let grace = config.jwks_ttl_secs.saturating_mul(2);
     let stale = entry.keys.as_ref().filter(|(_, at)| now < at.saturating_add(grace));
     match stale.map(|(keys, _)| find(keys, kid, alg)) {

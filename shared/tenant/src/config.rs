@@ -108,9 +108,8 @@ impl AuthConfig {
     /// `auth_unavailable` naming the problem: guessing would accept the wrong tokens.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
         let non_empty = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let misconfigured = |name: &str, problem: String| {
-            ApiError::unavailable("auth_unavailable", format!("{name}: {problem}"), 30)
-        };
+        let misconfigured =
+            |name: &str, problem: String| ApiError::unavailable("auth_unavailable", format!("{name}: {problem}"), 30);
         let issuers = match non_empty(Self::ISSUERS_VAR) {
             Some(list) => OidcIssuer::parse_list(&list).map_err(|p| misconfigured(Self::ISSUERS_VAR, p))?,
             None => Vec::new(),

@@ -2,8 +2,8 @@
 //! natively; a redirect is an error, never followed).
 
 use crate::jwks::{JwksError, JwksSource};
-use serde_json::Value;
 use sba_outbound::http::{self, Outgoing};
+use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

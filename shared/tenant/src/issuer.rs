@@ -27,7 +27,11 @@ impl OidcIssuer {
     /// The `aud` values accepted from this issuer: its own, else `AUTH_AUDIENCE`. Empty →
     /// its tokens are refused (an OIDC provider signs tokens for many audiences).
     pub(crate) fn accepted_audience<'a>(&'a self, config: &'a AuthConfig) -> &'a [String] {
-        if self.audience.is_empty() { &config.audience } else { &self.audience }
+        if self.audience.is_empty() {
+            &config.audience
+        } else {
+            &self.audience
+        }
     }
 
     /// `AUTH_ISSUERS`: entries separated by commas and/or whitespace, each
@@ -102,7 +106,10 @@ mod tests {
         let err = |list: &str| OidcIssuer::parse_list(list).unwrap_err();
         assert_eq!(err("a.example"), "\"a.example\" is not an http(s) issuer URL without query or fragment");
         assert!(err("https://a.example?x=1").contains("without query"));
-        assert_eq!(err("https://a.example|aud"), "option \"aud\" for https://a.example needs a value (aud=…, tenant=…)");
+        assert_eq!(
+            err("https://a.example|aud"),
+            "option \"aud\" for https://a.example needs a value (aud=…, tenant=…)"
+        );
         assert!(err("https://a.example|aud=").contains("needs a value"));
         assert_eq!(err("https://a.example|tenant=a|tenant=b"), "tenant is given twice for https://a.example");
         assert!(err("https://a.example|tenant=a..b").contains("empty step"));

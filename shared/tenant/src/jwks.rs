@@ -2,9 +2,9 @@
 //! keys are usable.
 
 use crate::header::Alg;
+use crate::signature::Key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use crate::signature::Key;
 use serde_json::Value;
 use std::fmt;
 

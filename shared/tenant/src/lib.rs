@@ -35,17 +35,17 @@ mod claims;
 mod config;
 mod discovery;
 mod header;
+mod http_source;
 mod issuer;
 mod jwks;
-mod http_source;
-mod tenant;
 mod signature;
+mod tenant;
 mod verify;
 
 pub use config::{AuthConfig, TenantClaim};
+pub use http_source::HttpJwks;
 pub use issuer::OidcIssuer;
 pub use jwks::{JwksError, JwksSource};
-pub use http_source::HttpJwks;
 
 use sba_errors::ApiError;
 use serde_json::Value;

@@ -85,7 +85,8 @@ pub(crate) async fn verify(alg: Alg, key: &Key, signing_input: &str, signature: 
         }
         #[cfg(target_arch = "wasm32")]
         Material::Public { jwk } => {
-            let js_error = |e: wasm_bindgen::JsValue| format!("WebCrypto: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
+            let js_error =
+                |e: wasm_bindgen::JsValue| format!("WebCrypto: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")));
             let input = signing_input.as_bytes();
             let mut answer = web::verify_jws(alg.name(), &key.id, input, &signature).await.map_err(js_error)?;
             if answer.is_undefined() {
@@ -97,7 +98,8 @@ pub(crate) async fn verify(alg: Alg, key: &Key, signing_input: &str, signature: 
         #[cfg(not(target_arch = "wasm32"))]
         Material::Public { jwk: _, native } => {
             let encoded = URL_SAFE_NO_PAD.encode(&signature);
-            jsonwebtoken::crypto::verify(&encoded, signing_input.as_bytes(), native, alg.jwt()).map_err(|e| e.to_string())
+            jsonwebtoken::crypto::verify(&encoded, signing_input.as_bytes(), native, alg.jwt())
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -109,7 +111,12 @@ mod web {
     #[wasm_bindgen(module = "/src/webcrypto.js")]
     extern "C" {
         #[wasm_bindgen(catch, js_name = verifyJws)]
-        pub async fn verify_jws(alg: &str, key_id: &str, signing_input: &[u8], signature: &[u8]) -> Result<JsValue, JsValue>;
+        pub async fn verify_jws(
+            alg: &str,
+            key_id: &str,
+            signing_input: &[u8],
+            signature: &[u8],
+        ) -> Result<JsValue, JsValue>;
 
         #[wasm_bindgen(catch, js_name = importJwk)]
         pub async fn import_jwk(alg: &str, key_id: &str, jwk_json: &str) -> Result<JsValue, JsValue>;

@@ -107,7 +107,8 @@ fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
 
 async fn decode(token: &str, key: &Key, alg: Alg) -> Result<Map<String, Value>, ApiError> {
     let (signing_input, signature) = token.rsplit_once('.').ok_or_else(|| invalid("malformed token"))?;
-    let payload = signing_input.split_once('.').map(|(_, payload)| payload).ok_or_else(|| invalid("malformed token"))?;
+    let payload =
+        signing_input.split_once('.').map(|(_, payload)| payload).ok_or_else(|| invalid("malformed token"))?;
     match signature::verify(alg, key, signing_input, signature).await {
         Ok(true) => {}
         Ok(false) => return Err(invalid("invalid token signature")),

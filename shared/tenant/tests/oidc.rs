@@ -97,7 +97,10 @@ async fn tokens_from_either_issuer_verify_with_their_discovered_keys() {
     let web = web(&a, &b);
     let config = two_issuers(&a, &b, &[]);
     let ctx = auth(&config, &web, &token_a(&a, json!({}))).await.unwrap();
-    assert_eq!((ctx.tenant_id.as_str(), ctx.subject.as_str(), ctx.role.as_str()), ("org-7", "client-1", "authenticated"));
+    assert_eq!(
+        (ctx.tenant_id.as_str(), ctx.subject.as_str(), ctx.role.as_str()),
+        ("org-7", "client-1", "authenticated")
+    );
     assert_eq!(ctx.claims["scope"], "read", "the full verified payload");
     assert_eq!(*web.fetches.borrow(), vec![discovery_url(&a), jwks_url(&a)], "discovery, then its jwks_uri");
     // `typ` is not a gate: at+jwt, application/at+jwt, JWT or none at all.
@@ -118,7 +121,10 @@ async fn an_unlisted_issuer_is_rejected_without_any_fetch() {
     let (a, b) = issuers("unlisted");
     let web = web(&a, &b);
     let config = two_issuers(&a, &b, &[]);
-    assert_401(auth(&config, &web, &token_a("https://idp-c.example/unlisted", json!({}))).await, "token issuer (iss) not accepted");
+    assert_401(
+        auth(&config, &web, &token_a("https://idp-c.example/unlisted", json!({}))).await,
+        "token issuer (iss) not accepted",
+    );
     assert_401(auth(&config, &web, &token_a(&format!("{a}/"), json!({}))).await, "token issuer (iss) not accepted");
     assert_401(auth(&config, &web, &token_a(&a.to_uppercase(), json!({}))).await, "token issuer (iss) not accepted");
     assert_401(auth(&config, &web, &token_a(&a, json!({"iss": null}))).await, "token has no issuer (iss)");
@@ -152,10 +158,14 @@ async fn hs256_is_never_accepted_for_an_oidc_issuer() {
     assert_401(auth(&config, &web, &hs).await, "HS256 tokens are not accepted from this issuer (RS256/ES256 only)");
     // Signed with A's public key bytes as an HMAC secret: same answer, no key is looked up.
     let confused = hmac_signed(&json!({"alg": "HS256", "kid": "k1"}), &oidc_claims(&a, json!({})), RSA_A_PUBLIC);
-    assert_401(auth(&config, &web, &confused).await, "HS256 tokens are not accepted from this issuer (RS256/ES256 only)");
+    assert_401(
+        auth(&config, &web, &confused).await,
+        "HS256 tokens are not accepted from this issuer (RS256/ES256 only)",
+    );
     assert_eq!(web.fetches.borrow().len(), 0);
     // The same secret still serves Supabase's own tokens alongside the OIDC issuers.
-    let supabase = sign(Algorithm::HS256, None, &claims(json!({"aud": "api"})), &EncodingKey::from_secret(HS_SECRET.as_bytes()));
+    let supabase =
+        sign(Algorithm::HS256, None, &claims(json!({"aud": "api"})), &EncodingKey::from_secret(HS_SECRET.as_bytes()));
     assert_eq!(auth(&config, &web, &supabase).await.unwrap().tenant_id, "tenant-a");
 }
 
@@ -167,7 +177,10 @@ async fn supabase_keeps_its_issuer_check_next_to_oidc_issuers() {
     let web = web(&a, &b);
     assert!(auth(&config, &web, &sign(Algorithm::HS256, None, &claims(json!({"aud": "api"})), &key)).await.is_ok());
     let elsewhere = claims(json!({"aud": "api", "iss": "https://idp-c.example/supabase"}));
-    assert_401(auth(&config, &web, &sign(Algorithm::HS256, None, &elsewhere, &key)).await, "token issuer (iss) not accepted");
+    assert_401(
+        auth(&config, &web, &sign(Algorithm::HS256, None, &elsewhere, &key)).await,
+        "token issuer (iss) not accepted",
+    );
 }
 
 #[tokio::test]
@@ -231,7 +244,10 @@ async fn discovery_without_jwks_uri_or_unreachable_is_503() {
 async fn an_unreachable_jwks_uri_is_503() {
     let (a, b) = issuers("jwks-down");
     let web = FakeWeb::new().route(&discovery_url(&a), vec![Ok(discovery(&a, "https://keys.example/jwks-down"))]);
-    let err = assert_503(auth(&two_issuers(&a, &b, &[]), &web, &token_a(&a, json!({}))).await, "token signing keys are unavailable; retry later");
+    let err = assert_503(
+        auth(&two_issuers(&a, &b, &[]), &web, &token_a(&a, json!({}))).await,
+        "token signing keys are unavailable; retry later",
+    );
     assert!(err.cause.unwrap().contains("https://keys.example/jwks-down"));
     assert_eq!(web.count("https://keys.example/jwks-down"), 1);
 }
@@ -302,11 +318,15 @@ async fn the_tenant_comes_from_the_issuers_claim_path() {
     let (a, b) = issuers("tenant");
     let web = web(&a, &b);
     let config = two_issuers(&a, &b, &[]);
-    let with_org = |org: Value| token_a(&a, json!({"org": org, "org.tenant_id": "literal", "app_metadata": {"tenant_id": "t"}}));
+    let with_org =
+        |org: Value| token_a(&a, json!({"org": org, "org.tenant_id": "literal", "app_metadata": {"tenant_id": "t"}}));
     assert_eq!(auth(&config, &web, &with_org(json!({"tenant_id": "org-9"}))).await.unwrap().tenant_id, "org-9");
     assert_401(auth(&config, &web, &with_org(json!({"name": "acme"}))).await, "token has no tenant claim");
     assert_401(auth(&config, &web, &with_org(json!("org-9"))).await, "token has no tenant claim");
-    assert_401(auth(&config, &web, &with_org(json!({"tenant_id": "a b"}))).await, "token tenant is not a valid tenant id");
+    assert_401(
+        auth(&config, &web, &with_org(json!({"tenant_id": "a b"}))).await,
+        "token tenant is not a valid tenant id",
+    );
     // X-Tenant-ID stays an assertion against it.
     let token = bearer(&with_org(json!({"tenant_id": "org-9"})));
     let err = authenticate(&config, &web, Some(&token), Some("org-1"), NOW).await.unwrap_err();

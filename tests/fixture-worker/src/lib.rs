@@ -2,11 +2,11 @@
 //! context, validated bodies, the rate limiter) on plain routes so `tests/e2e` can drive each
 //! piece inside workerd, independently of product endpoints. Never deployed.
 
-use sba_http::{json, serve, service, with_headers, ApiError, Call, Service};
+use sba_http::{json, routes, serve, service, with_headers, ApiError, Call, Params, Route, Service};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use validator::Validate;
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, Request, Response};
 
 const SERVICE: Service = service!("shared-core-fixture", mounts: &[]);
 const ORDER_LIMIT_BYTES: usize = 4 * 1024;
@@ -41,29 +41,29 @@ struct Item {
     quantity: u32,
 }
 
+const ROUTES: &[Route] = routes![
+    GET "/whoami" => whoami,
+    GET "/limited" => limited,
+    POST "/orders" => orders,
+];
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    serve(&SERVICE, req, env, ctx, route).await
+    serve(&SERVICE, req, env, ctx, ROUTES).await
 }
 
-async fn route(mut call: Call) -> Result<Response, ApiError> {
-    match call.path.segments().as_slice() {
-        ["whoami"] => {
-            call.route("/whoami", &[Method::Get])?;
-            let tenant = sba_extract::tenant(&call).await?;
-            json(200, &json!({ "tenantId": tenant.tenant_id, "subject": tenant.subject, "role": tenant.role }))
-        }
-        ["limited"] => {
-            call.route("/limited", &[Method::Get])?;
-            let tenant = sba_extract::tenant(&call).await?;
-            let limits = sba_extract::rate_limit(&call, &tenant).await?;
-            with_headers(json(200, &json!({ "tenantId": tenant.tenant_id }))?, &limits)
-        }
-        ["orders"] => {
-            call.route("/orders", &[Method::Post])?;
-            let order: Order = sba_extract::json(&mut call, ORDER_LIMIT_BYTES).await?;
-            json(201, &order)
-        }
-        _ => Err(call.not_found()),
-    }
+async fn whoami(call: Call, _: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    json(200, &json!({ "tenantId": tenant.tenant_id, "subject": tenant.subject, "role": tenant.role }))
+}
+
+async fn limited(call: Call, _: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    let limits = sba_extract::rate_limit(&call, &tenant).await?;
+    with_headers(json(200, &json!({ "tenantId": tenant.tenant_id }))?, &limits)
+}
+
+async fn orders(mut call: Call, _: Params) -> Result<Response, ApiError> {
+    let order: Order = sba_extract::json(&mut call, ORDER_LIMIT_BYTES).await?;
+    json(201, &order)
 }

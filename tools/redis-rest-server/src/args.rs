@@ -17,8 +17,7 @@ pub struct Arg(pub Vec<u8>);
 
 /// `["SET","k","v"]` → one command. Not an array, or an empty one, is an error.
 pub fn parse_command(body: &[u8]) -> Result<Command, String> {
-    let args: Vec<Arg> =
-        serde_json::from_slice(body).map_err(|e| format!("ERR invalid command JSON: {e}"))?;
+    let args: Vec<Arg> = serde_json::from_slice(body).map_err(|e| format!("ERR invalid command JSON: {e}"))?;
     into_command(args)
 }
 
@@ -194,32 +193,21 @@ mod tests {
     use super::*;
 
     fn strs(cmd: &Command) -> Vec<String> {
-        cmd.iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
+        cmd.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
 
     #[test]
     fn strings_numbers_booleans_as_text() {
         let cmd = parse_command(br#"["SET","foo","bar","EX",100]"#).unwrap();
         assert_eq!(strs(&cmd), ["SET", "foo", "bar", "EX", "100"]);
-        let cmd =
-            parse_command(br#"["x",true,false,-5,1.5,0.1,null,"h\u00e9\ud83d\ude00"]"#).unwrap();
-        assert_eq!(
-            strs(&cmd),
-            ["x", "true", "false", "-5", "1.5", "0.1", "null", "hé😀"]
-        );
+        let cmd = parse_command(br#"["x",true,false,-5,1.5,0.1,null,"h\u00e9\ud83d\ude00"]"#).unwrap();
+        assert_eq!(strs(&cmd), ["x", "true", "false", "-5", "1.5", "0.1", "null", "hé😀"]);
     }
 
     #[test]
     fn objects_and_arrays_as_compact_json_in_order() {
-        let cmd =
-            parse_command(br#"["SET","k",{ "z" : 1, "a" : [1, "two", {"b":null}], "q":"\"\n"}]"#)
-                .unwrap();
-        assert_eq!(
-            strs(&cmd)[2],
-            r#"{"z":1,"a":[1,"two",{"b":null}],"q":"\"\n"}"#
-        );
+        let cmd = parse_command(br#"["SET","k",{ "z" : 1, "a" : [1, "two", {"b":null}], "q":"\"\n"}]"#).unwrap();
+        assert_eq!(strs(&cmd)[2], r#"{"z":1,"a":[1,"two",{"b":null}],"q":"\"\n"}"#);
     }
 
     #[test]
@@ -239,18 +227,8 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(js_number(v), want, "{v}");
         }
-        let cmd =
-            parse_command(b"[\"x\",1e21,1.0,18446744073709551615,-9223372036854775808]").unwrap();
-        assert_eq!(
-            strs(&cmd),
-            [
-                "x",
-                "1e+21",
-                "1",
-                "18446744073709551615",
-                "-9223372036854775808"
-            ]
-        );
+        let cmd = parse_command(b"[\"x\",1e21,1.0,18446744073709551615,-9223372036854775808]").unwrap();
+        assert_eq!(strs(&cmd), ["x", "1e+21", "1", "18446744073709551615", "-9223372036854775808"]);
     }
 
     #[test]

@@ -16,9 +16,7 @@ impl Token {
         if token.is_empty() {
             return None;
         }
-        Some(Token {
-            digest: digest(token.as_bytes()),
-        })
+        Some(Token { digest: digest(token.as_bytes()) })
     }
 
     /// Whether the `Authorization` header value or the query string carries the token.
@@ -52,10 +50,7 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
 
 /// The percent-decoded value of the first `_token=` in a query string.
 fn query_token(query: &str) -> Option<Vec<u8>> {
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("_token="))
-        .map(|v| percent_decode(v.as_bytes()))
+    query.split('&').find_map(|pair| pair.strip_prefix("_token=")).map(|v| percent_decode(v.as_bytes()))
 }
 
 #[cfg(test)]

@@ -42,11 +42,7 @@ type Answer = (StatusCode, Json);
 
 impl App {
     pub fn new(token: Token, upstream: Upstream) -> App {
-        App {
-            token,
-            upstream,
-            sync: AtomicU64::new(0),
-        }
+        App { token, upstream, sync: AtomicU64::new(0) }
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -63,10 +59,7 @@ impl App {
     async fn route(&self, req: Request<Incoming>) -> Answer {
         let method = req.method().clone();
         if method != Method::GET && method != Method::POST {
-            return error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("ERR method not allowed: {method}"),
-            );
+            return error(StatusCode::METHOD_NOT_ALLOWED, format!("ERR method not allowed: {method}"));
         }
         let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         if !self.token.allows(authorization, req.uri().query()) {
@@ -83,10 +76,9 @@ impl App {
         };
         let post = method == Method::POST;
         match path.as_str() {
-            "/pipeline" | "/multi-exec" if !post => error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("ERR method not allowed: {method}"),
-            ),
+            "/pipeline" | "/multi-exec" if !post => {
+                error(StatusCode::METHOD_NOT_ALLOWED, format!("ERR method not allowed: {method}"))
+            }
             "/pipeline" => match parse_commands(&body) {
                 Ok(cmds) => {
                     let outcomes = self.upstream.pipeline(cmds).await;
@@ -151,22 +143,13 @@ fn error(status: StatusCode, message: String) -> Answer {
 /// The body, or 413 when it is over the limit. An oversized body is still read (and dropped)
 /// up to `DRAIN_LIMIT`, so that the client, still sending, gets the 413 instead of a reset.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Answer> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let mut too_large = declared.is_some_and(|n| n > BODY_LIMIT as u64);
     let mut body = req.into_body();
     let mut buf: Vec<u8> = Vec::new();
     let mut seen: usize = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("ERR cannot read request body: {e}"),
-            )
-        })?;
+        let frame = frame.map_err(|e| error(StatusCode::BAD_REQUEST, format!("ERR cannot read request body: {e}")))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -183,10 +166,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Answer> {
         }
     }
     if too_large || seen > BODY_LIMIT {
-        return Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("ERR request body larger than {BODY_LIMIT} bytes"),
-        ));
+        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, format!("ERR request body larger than {BODY_LIMIT} bytes")));
     }
     Ok(Bytes::from(buf))
 }
@@ -209,9 +189,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 async move { Ok::<_, Infallible>(app.handle(req).await) }
             });
             // A client that goes away mid-request is not an error worth reporting.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }

@@ -28,7 +28,8 @@ use tokio::net::TcpListener;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8079";
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
-const USAGE: &str = "usage: REDIS_REST_TOKEN=<token> redis-rest-server [--listen 127.0.0.1:PORT] [--redis redis://HOST:PORT]
+const USAGE: &str =
+    "usage: REDIS_REST_TOKEN=<token> redis-rest-server [--listen 127.0.0.1:PORT] [--redis redis://HOST:PORT]
   --listen  loopback address to serve on (env REDIS_REST_LISTEN, default 127.0.0.1:8079; port 0 = any)
   --redis   upstream redis URL (env REDIS_URL, default redis://127.0.0.1:6379)
   the token comes from the environment variable REDIS_REST_TOKEN only";
@@ -40,10 +41,7 @@ struct Config {
 }
 
 /// Flags first, then the environment, then the defaults. Loopback only.
-fn config(
-    argv: impl IntoIterator<Item = String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Config, String> {
+fn config(argv: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
     let mut listen = None;
     let mut redis = None;
     let mut argv = argv.into_iter();
@@ -55,9 +53,7 @@ fn config(
         let slot = match name.as_str() {
             "--listen" => &mut listen,
             "--redis" => &mut redis,
-            "--token" => {
-                return Err("the token is read from REDIS_REST_TOKEN only, never a flag".to_owned())
-            }
+            "--token" => return Err("the token is read from REDIS_REST_TOKEN only, never a flag".to_owned()),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
         };
@@ -67,20 +63,12 @@ fn config(
         };
         *slot = Some(value);
     }
-    let listen = listen
-        .or_else(|| env("REDIS_REST_LISTEN"))
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen: SocketAddr = listen
-        .parse()
-        .map_err(|_| format!("--listen {listen:?} is not an IP:PORT address"))?;
+    let listen = listen.or_else(|| env("REDIS_REST_LISTEN")).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen.parse().map_err(|_| format!("--listen {listen:?} is not an IP:PORT address"))?;
     if !listen.ip().is_loopback() {
-        return Err(format!(
-            "refusing to listen on {listen}: loopback addresses only"
-        ));
+        return Err(format!("refusing to listen on {listen}: loopback addresses only"));
     }
-    let redis = redis
-        .or_else(|| env("REDIS_URL"))
-        .unwrap_or_else(|| DEFAULT_REDIS.to_owned());
+    let redis = redis.or_else(|| env("REDIS_URL")).unwrap_or_else(|| DEFAULT_REDIS.to_owned());
     Ok(Config { listen, redis })
 }
 
@@ -100,9 +88,8 @@ async fn run() -> Result<(), String> {
     let token = std::env::var("REDIS_REST_TOKEN").unwrap_or_default();
     let token = auth::Token::new(&token).ok_or("REDIS_REST_TOKEN is not set (or empty)")?;
     let upstream = upstream::Upstream::connect(&config.redis).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("redis-rest-server listening on http://{addr}");
     http::serve(listener, Arc::new(http::App::new(token, upstream))).await;
@@ -114,55 +101,31 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         config(args.iter().map(|s| s.to_string()), move |k| {
-            env.iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
+            env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone())
         })
     }
 
     #[test]
     fn flags_env_defaults() {
-        let c = parse(
-            &["--listen", "127.0.0.1:0", "--redis=redis://127.0.0.1:7000"],
-            &[],
-        )
-        .unwrap();
+        let c = parse(&["--listen", "127.0.0.1:0", "--redis=redis://127.0.0.1:7000"], &[]).unwrap();
         assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
         assert_eq!(c.redis, "redis://127.0.0.1:7000");
-        let c = parse(
-            &[],
-            &[
-                ("REDIS_REST_LISTEN", "[::1]:9000"),
-                ("REDIS_URL", "redis://x"),
-            ],
-        )
-        .unwrap();
+        let c = parse(&[], &[("REDIS_REST_LISTEN", "[::1]:9000"), ("REDIS_URL", "redis://x")]).unwrap();
         assert_eq!(c.listen, "[::1]:9000".parse().unwrap());
         assert_eq!(c.redis, "redis://x");
-        let c = parse(
-            &["--listen", "127.0.0.2:1"],
-            &[("REDIS_REST_LISTEN", "0.0.0.0:1")],
-        )
-        .unwrap();
+        let c = parse(&["--listen", "127.0.0.2:1"], &[("REDIS_REST_LISTEN", "0.0.0.0:1")]).unwrap();
         assert_eq!(c.listen, "127.0.0.2:1".parse().unwrap());
         assert_eq!(parse(&[], &[]).unwrap().redis, DEFAULT_REDIS);
     }
 
     #[test]
     fn refuses_non_loopback_and_token_flag() {
-        assert!(parse(&["--listen", "0.0.0.0:8079"], &[])
-            .unwrap_err()
-            .contains("loopback"));
+        assert!(parse(&["--listen", "0.0.0.0:8079"], &[]).unwrap_err().contains("loopback"));
         assert!(parse(&[], &[("REDIS_REST_LISTEN", "192.168.1.2:1")]).is_err());
         assert!(parse(&["--listen", "localhost:1"], &[]).is_err());
-        assert!(parse(&["--token", "x"], &[])
-            .unwrap_err()
-            .contains("REDIS_REST_TOKEN"));
+        assert!(parse(&["--token", "x"], &[]).unwrap_err().contains("REDIS_REST_TOKEN"));
         assert!(parse(&["--listen"], &[]).is_err());
         assert!(parse(&["--bogus"], &[]).is_err());
     }

@@ -61,15 +61,8 @@ pub fn to_json(value: &Value, enc: Encoding) -> Json {
         Value::BulkString(b) => string(b, enc),
         Value::SimpleString(s) => string(s.as_bytes(), enc),
         Value::Okay => string(b"OK", enc),
-        Value::Array(items) | Value::Set(items) => {
-            Json::Array(items.iter().map(|v| to_json(v, enc)).collect())
-        }
-        Value::Map(pairs) => Json::Array(
-            pairs
-                .iter()
-                .flat_map(|(k, v)| [to_json(k, enc), to_json(v, enc)])
-                .collect(),
-        ),
+        Value::Array(items) | Value::Set(items) => Json::Array(items.iter().map(|v| to_json(v, enc)).collect()),
+        Value::Map(pairs) => Json::Array(pairs.iter().flat_map(|(k, v)| [to_json(k, enc), to_json(v, enc)]).collect()),
         Value::Attribute { data, .. } => to_json(data, enc),
         Value::Double(d) => match serde_json::Number::from_f64(*d) {
             Some(n) => Json::Number(n),
@@ -114,57 +107,26 @@ mod tests {
 
     #[test]
     fn plain_values() {
-        assert_eq!(
-            entry(&Value::Okay, Encoding::Plain),
-            Entry::Result(json!("OK"))
-        );
-        assert_eq!(
-            entry(&bulk("bar"), Encoding::Plain),
-            Entry::Result(json!("bar"))
-        );
-        assert_eq!(
-            entry(&Value::Int(-3), Encoding::Plain),
-            Entry::Result(json!(-3))
-        );
-        assert_eq!(
-            entry(&Value::Nil, Encoding::Plain),
-            Entry::Result(json!(null))
-        );
+        assert_eq!(entry(&Value::Okay, Encoding::Plain), Entry::Result(json!("OK")));
+        assert_eq!(entry(&bulk("bar"), Encoding::Plain), Entry::Result(json!("bar")));
+        assert_eq!(entry(&Value::Int(-3), Encoding::Plain), Entry::Result(json!(-3)));
+        assert_eq!(entry(&Value::Nil, Encoding::Plain), Entry::Result(json!(null)));
         let bad = Value::BulkString(vec![b'a', 0xff, b'b']);
-        assert_eq!(
-            entry(&bad, Encoding::Plain),
-            Entry::Result(json!("a\u{fffd}b"))
-        );
-        let arr = Value::Array(vec![
-            bulk("a"),
-            Value::Nil,
-            Value::Array(vec![Value::Int(1)]),
-        ]);
+        assert_eq!(entry(&bad, Encoding::Plain), Entry::Result(json!("a\u{fffd}b")));
+        let arr = Value::Array(vec![bulk("a"), Value::Nil, Value::Array(vec![Value::Int(1)])]);
         assert_eq!(to_json(&arr, Encoding::Plain), json!(["a", null, [1]]));
-        assert_eq!(
-            to_json(&Value::SimpleString("PONG".into()), Encoding::Plain),
-            json!("PONG")
-        );
+        assert_eq!(to_json(&Value::SimpleString("PONG".into()), Encoding::Plain), json!("PONG"));
     }
 
     #[test]
     fn base64_values() {
         let b = Encoding::Base64;
         assert_eq!(entry(&Value::Okay, b), Entry::Result(json!("OK")));
-        assert_eq!(
-            entry(&Value::SimpleString("OK".into()), b),
-            Entry::Result(json!("OK"))
-        );
-        assert_eq!(
-            entry(&Value::SimpleString("PONG".into()), b),
-            Entry::Result(json!("UE9ORw=="))
-        );
+        assert_eq!(entry(&Value::SimpleString("OK".into()), b), Entry::Result(json!("OK")));
+        assert_eq!(entry(&Value::SimpleString("PONG".into()), b), Entry::Result(json!("UE9ORw==")));
         assert_eq!(entry(&bulk("OK"), b), Entry::Result(json!("T0s=")));
         assert_eq!(entry(&bulk(""), b), Entry::Result(json!("")));
-        assert_eq!(
-            entry(&bulk("hé😀"), b),
-            Entry::Result(json!("aMOp8J+YgA=="))
-        );
+        assert_eq!(entry(&bulk("hé😀"), b), Entry::Result(json!("aMOp8J+YgA==")));
         assert_eq!(entry(&Value::Int(7), b), Entry::Result(json!(7)));
         assert_eq!(entry(&Value::Nil, b), Entry::Result(json!(null)));
         let bad = Value::BulkString(vec![0xff, 0xfe]);
@@ -184,16 +146,11 @@ mod tests {
     #[test]
     fn errors_are_never_encoded() {
         let v = resp(b"-NOSCRIPT No matching script. Please use EVAL.\r\n");
-        assert_eq!(
-            entry(&v, Encoding::Base64),
-            Entry::Error("NOSCRIPT No matching script. Please use EVAL.".into())
-        );
+        assert_eq!(entry(&v, Encoding::Base64), Entry::Error("NOSCRIPT No matching script. Please use EVAL.".into()));
         let v = resp(b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
         assert_eq!(
             entry(&v, Encoding::Plain),
-            Entry::Error(
-                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
-            )
+            Entry::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into())
         );
         // nested (EXEC / script tables): a string like any other
         let v = resp(b"*2\r\n:1\r\n-ERR boom\r\n");
@@ -202,22 +159,10 @@ mod tests {
 
     #[test]
     fn parsed_ok_and_status() {
-        assert_eq!(
-            entry(&resp(b"+OK\r\n"), Encoding::Base64),
-            Entry::Result(json!("OK"))
-        );
-        assert_eq!(
-            entry(&resp(b"+QUEUED\r\n"), Encoding::Base64),
-            Entry::Result(json!("UVVFVUVE"))
-        );
-        assert_eq!(
-            entry(&resp(b"$-1\r\n"), Encoding::Base64),
-            Entry::Result(json!(null))
-        );
-        assert_eq!(
-            entry(&resp(b"*-1\r\n"), Encoding::Base64),
-            Entry::Result(json!(null))
-        );
+        assert_eq!(entry(&resp(b"+OK\r\n"), Encoding::Base64), Entry::Result(json!("OK")));
+        assert_eq!(entry(&resp(b"+QUEUED\r\n"), Encoding::Base64), Entry::Result(json!("UVVFVUVE")));
+        assert_eq!(entry(&resp(b"$-1\r\n"), Encoding::Base64), Entry::Result(json!(null)));
+        assert_eq!(entry(&resp(b"*-1\r\n"), Encoding::Base64), Entry::Result(json!(null)));
     }
 
     #[test]
@@ -225,23 +170,14 @@ mod tests {
         let map = Value::Map(vec![(bulk("f"), bulk("v")), (bulk("n"), Value::Int(1))]);
         assert_eq!(to_json(&map, Encoding::Plain), json!(["f", "v", "n", 1]));
         assert_eq!(to_json(&Value::Double(1.5), Encoding::Plain), json!(1.5));
-        assert_eq!(
-            to_json(&Value::Double(f64::INFINITY), Encoding::Plain),
-            json!("inf")
-        );
+        assert_eq!(to_json(&Value::Double(f64::INFINITY), Encoding::Plain), json!("inf"));
         assert_eq!(to_json(&Value::Boolean(true), Encoding::Plain), json!(1));
-        assert_eq!(
-            to_json(&Value::Set(vec![bulk("x")]), Encoding::Base64),
-            json!(["eA=="])
-        );
+        assert_eq!(to_json(&Value::Set(vec![bulk("x")]), Encoding::Base64), json!(["eA=="]));
     }
 
     #[test]
     fn entry_json_shapes() {
         assert_eq!(Entry::Result(json!(1)).to_json(), json!({"result": 1}));
-        assert_eq!(
-            Entry::Error("ERR x".into()).to_json(),
-            json!({"error": "ERR x"})
-        );
+        assert_eq!(Entry::Error("ERR x".into()).to_json(), json!({"error": "ERR x"}));
     }
 }

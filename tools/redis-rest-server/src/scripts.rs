@@ -23,10 +23,7 @@ pub fn strip_key_locking(script: &[u8]) -> Option<Vec<u8>> {
     if !script.starts_with(b"#!") {
         return None;
     }
-    let line_end = script
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(script.len());
+    let line_end = script.iter().position(|&b| b == b'\n').unwrap_or(script.len());
     let (line, rest) = script.split_at(line_end);
     let (line, cr): (&[u8], &[u8]) = match line.strip_suffix(b"\r") {
         Some(l) => (l, b"\r"),
@@ -34,11 +31,7 @@ pub fn strip_key_locking(script: &[u8]) -> Option<Vec<u8>> {
     };
     let mut changed = false;
     let mut tokens: Vec<Vec<u8>> = Vec::new();
-    for (i, token) in line
-        .split(|b| *b == b' ' || *b == b'\t')
-        .filter(|t| !t.is_empty())
-        .enumerate()
-    {
+    for (i, token) in line.split(|b| *b == b' ' || *b == b'\t').filter(|t| !t.is_empty()).enumerate() {
         match token.strip_prefix(b"flags=") {
             Some(list) if i > 0 => {
                 let flags: Vec<&[u8]> = list.split(|b| *b == b',').collect();
@@ -66,10 +59,7 @@ pub fn strip_key_locking(script: &[u8]) -> Option<Vec<u8>> {
 
 /// Lower-case hex SHA-1, as Redis names scripts.
 pub fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha1::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What to do to the reply once Redis has answered.
@@ -83,9 +73,7 @@ pub enum After {
 impl After {
     pub fn apply(&self, reply: Value) -> Value {
         match (self, reply) {
-            (After::AnswerSha(sha), Value::BulkString(_)) => {
-                Value::BulkString(sha.as_bytes().to_vec())
-            }
+            (After::AnswerSha(sha), Value::BulkString(_)) => Value::BulkString(sha.as_bytes().to_vec()),
             (_, reply) => reply,
         }
     }
@@ -100,10 +88,7 @@ pub struct Scripts {
 impl Scripts {
     /// Rewrites a command's script or SHA arguments as described in the module doc.
     pub fn prepare(&self, mut cmd: Command) -> (Command, After) {
-        let name = cmd
-            .first()
-            .map(|n| n.to_ascii_uppercase())
-            .unwrap_or_default();
+        let name = cmd.first().map(|n| n.to_ascii_uppercase()).unwrap_or_default();
         match name.as_slice() {
             b"EVAL" | b"EVAL_RO" => {
                 if let Some(script) = cmd.get_mut(1) {
@@ -118,16 +103,11 @@ impl Scripts {
                 (cmd, After::Nothing)
             }
             b"SCRIPT" => {
-                let sub = cmd
-                    .get(1)
-                    .map(|s| s.to_ascii_uppercase())
-                    .unwrap_or_default();
+                let sub = cmd.get(1).map(|s| s.to_ascii_uppercase()).unwrap_or_default();
                 match sub.as_slice() {
                     b"LOAD" if cmd.len() == 3 => {
                         let after = match cmd.get_mut(2) {
-                            Some(script) => self
-                                .rewrite(script)
-                                .map_or(After::Nothing, After::AnswerSha),
+                            Some(script) => self.rewrite(script).map_or(After::Nothing, After::AnswerSha),
                             None => After::Nothing,
                         };
                         (cmd, after)
@@ -159,10 +139,7 @@ impl Scripts {
 
     fn translate(&self, sha: &mut Vec<u8>) {
         let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        let aliases = self
-            .aliases
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let aliases = self.aliases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(actual) = aliases.get(&key) {
             *sha = actual.as_bytes().to_vec();
         }
@@ -179,10 +156,7 @@ mod tests {
 
     #[test]
     fn strips_only_that_flag() {
-        assert_eq!(
-            strip("#!lua flags=allow-key-locking\nreturn 1").as_deref(),
-            Some("#!lua\nreturn 1")
-        );
+        assert_eq!(strip("#!lua flags=allow-key-locking\nreturn 1").as_deref(), Some("#!lua\nreturn 1"));
         assert_eq!(
             strip("#!lua flags=no-writes,allow-key-locking\nreturn 1").as_deref(),
             Some("#!lua flags=no-writes\nreturn 1")
@@ -191,10 +165,7 @@ mod tests {
             strip("#!lua flags=allow-key-locking,no-writes,allow-oom\r\nreturn 1\n").as_deref(),
             Some("#!lua flags=no-writes,allow-oom\r\nreturn 1\n")
         );
-        assert_eq!(
-            strip("#!lua  flags=allow-key-locking").as_deref(),
-            Some("#!lua")
-        );
+        assert_eq!(strip("#!lua  flags=allow-key-locking").as_deref(), Some("#!lua"));
     }
 
     #[test]
@@ -210,10 +181,7 @@ mod tests {
     #[test]
     fn sha1_matches_redis() {
         // SCRIPT LOAD "return 1" on redis-server 7.0
-        assert_eq!(
-            sha1_hex(b"return 1"),
-            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
-        );
+        assert_eq!(sha1_hex(b"return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
     }
 
     fn cmd(parts: &[&str]) -> Command {
@@ -228,21 +196,12 @@ mod tests {
         assert_eq!(sent, cmd(&["eval", "#!lua\nreturn 1", "0"]));
         assert_eq!(after, After::Nothing);
         let rewritten_sha = sha1_hex(b"#!lua\nreturn 1");
-        let (sent, _) = scripts.prepare(cmd(&[
-            "EVALSHA",
-            &sha1_hex(original.as_bytes()).to_uppercase(),
-            "0",
-        ]));
+        let (sent, _) = scripts.prepare(cmd(&["EVALSHA", &sha1_hex(original.as_bytes()).to_uppercase(), "0"]));
         assert_eq!(sent, cmd(&["EVALSHA", &rewritten_sha, "0"]));
         let unknown = sha1_hex(b"never");
         let (sent, _) = scripts.prepare(cmd(&["evalsha_ro", &unknown, "0"]));
         assert_eq!(sent, cmd(&["evalsha_ro", &unknown, "0"]));
-        let (sent, _) = scripts.prepare(cmd(&[
-            "script",
-            "exists",
-            &sha1_hex(original.as_bytes()),
-            &unknown,
-        ]));
+        let (sent, _) = scripts.prepare(cmd(&["script", "exists", &sha1_hex(original.as_bytes()), &unknown]));
         assert_eq!(sent, cmd(&["script", "exists", &rewritten_sha, &unknown]));
     }
 
@@ -251,17 +210,11 @@ mod tests {
         let scripts = Scripts::default();
         let original = "#!lua flags=allow-key-locking,no-writes\nreturn 2";
         let (sent, after) = scripts.prepare(cmd(&["SCRIPT", "LOAD", original]));
-        assert_eq!(
-            sent,
-            cmd(&["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"])
-        );
+        assert_eq!(sent, cmd(&["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"]));
         let want = sha1_hex(original.as_bytes());
         assert_eq!(after, After::AnswerSha(want.clone()));
         let redis_said = Value::BulkString(sha1_hex(&sent[2]).into_bytes());
-        assert_eq!(
-            after.apply(redis_said),
-            Value::BulkString(want.into_bytes())
-        );
+        assert_eq!(after.apply(redis_said), Value::BulkString(want.into_bytes()));
         assert_eq!(after.apply(Value::Nil), Value::Nil);
         let (_, after) = scripts.prepare(cmd(&["SCRIPT", "LOAD", "return 2"]));
         assert_eq!(after, After::Nothing);

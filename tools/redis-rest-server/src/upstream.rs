@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Cmd, RedisError, Value};
 
 use crate::args::Command;
@@ -60,11 +58,7 @@ impl Upstream {
                 Err(e) => return Err(format!("cannot connect to redis: {e}")),
             }
         };
-        Ok(Upstream {
-            client,
-            shared,
-            scripts: Scripts::default(),
-        })
+        Ok(Upstream { client, shared, scripts: Scripts::default() })
     }
 
     /// One command, not in a transaction.
@@ -100,10 +94,7 @@ impl Upstream {
             return Err(Discarded::Error(refusal));
         }
         let unavailable = |e: RedisError| Discarded::Unavailable(e.to_string());
-        let mut con = self
-            .dedicated(Some(RESPONSE_TIMEOUT))
-            .await
-            .map_err(unavailable)?;
+        let mut con = self.dedicated(Some(RESPONSE_TIMEOUT)).await.map_err(unavailable)?;
         expect_ok(con.req_packed_command(&pack(&[b"MULTI".to_vec()])).await)?;
         let mut afters = Vec::with_capacity(cmds.len());
         for cmd in cmds {
@@ -116,30 +107,20 @@ impl Upstream {
         }
         // Dropping the connection after an early return above discards the transaction.
         match con.req_packed_command(&pack(&[b"EXEC".to_vec()])).await {
-            Ok(Value::Array(replies)) => Ok(replies
-                .into_iter()
-                .zip(afters.iter())
-                .map(|(reply, after)| outcome(Ok(reply), after))
-                .collect()),
+            Ok(Value::Array(replies)) => {
+                Ok(replies.into_iter().zip(afters.iter()).map(|(reply, after)| outcome(Ok(reply), after)).collect())
+            }
             Ok(Value::ServerError(e)) => Err(Discarded::Error(server_error_text(&e))),
             Ok(Value::Nil) => Err(Discarded::Error("EXECABORT Transaction aborted".to_owned())),
-            Ok(other) => Err(Discarded::Error(format!(
-                "ERR unexpected EXEC reply: {other:?}"
-            ))),
+            Ok(other) => Err(Discarded::Error(format!("ERR unexpected EXEC reply: {other:?}"))),
             Err(e) => Err(error_or_unavailable(e)),
         }
     }
 
-    async fn dedicated(
-        &self,
-        timeout: Option<Duration>,
-    ) -> Result<MultiplexedConnection, RedisError> {
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(timeout)
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT));
-        self.client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
+    async fn dedicated(&self, timeout: Option<Duration>) -> Result<MultiplexedConnection, RedisError> {
+        let config =
+            AsyncConnectionConfig::new().set_response_timeout(timeout).set_connection_timeout(Some(CONNECTION_TIMEOUT));
+        self.client.get_multiplexed_async_connection_with_config(&config).await
     }
 }
 
@@ -212,10 +193,7 @@ fn refuse(cmd: &[Vec<u8>]) -> Option<String> {
             s == b"REPLY" || s == b"KILL" || s == b"PAUSE"
         }));
     refused.then(|| {
-        format!(
-            "ERR Command is not allowed by redis-rest-server: '{}'",
-            String::from_utf8_lossy(&name).to_lowercase()
-        )
+        format!("ERR Command is not allowed by redis-rest-server: '{}'", String::from_utf8_lossy(&name).to_lowercase())
     })
 }
 
@@ -224,8 +202,8 @@ fn is_blocking(cmd: &[Vec<u8>]) -> bool {
         return false;
     };
     match name.as_slice() {
-        b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BLMPOP" | b"BZPOPMIN" | b"BZPOPMAX"
-        | b"BZMPOP" | b"WAIT" | b"WAITAOF" => true,
+        b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BLMPOP" | b"BZPOPMIN" | b"BZPOPMAX" | b"BZMPOP"
+        | b"WAIT" | b"WAITAOF" => true,
         b"XREAD" | b"XREADGROUP" => cmd.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"BLOCK")),
         _ => false,
     }
@@ -255,9 +233,7 @@ mod tests {
     #[test]
     fn knows_blocking_commands() {
         assert!(is_blocking(&cmd(&["blpop", "q", "0"])));
-        assert!(is_blocking(&cmd(&[
-            "XREAD", "block", "0", "STREAMS", "s", "$"
-        ])));
+        assert!(is_blocking(&cmd(&["XREAD", "block", "0", "STREAMS", "s", "$"])));
         assert!(!is_blocking(&cmd(&["XREAD", "STREAMS", "s", "0"])));
         assert!(!is_blocking(&cmd(&["lpop", "q"])));
     }

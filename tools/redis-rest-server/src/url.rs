@@ -6,10 +6,8 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < input.len() {
         if input[i] == b'%' {
-            if let (Some(h), Some(l)) = (
-                input.get(i + 1).and_then(|b| hex(*b)),
-                input.get(i + 2).and_then(|b| hex(*b)),
-            ) {
+            if let (Some(h), Some(l)) = (input.get(i + 1).and_then(|b| hex(*b)), input.get(i + 2).and_then(|b| hex(*b)))
+            {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -38,10 +36,7 @@ pub fn path_command(path: &str) -> Vec<Vec<u8>> {
     if trimmed.is_empty() {
         return Vec::new();
     }
-    trimmed
-        .split('/')
-        .map(|s| percent_decode(s.as_bytes()))
-        .collect()
+    trimmed.split('/').map(|s| percent_decode(s.as_bytes())).collect()
 }
 
 #[cfg(test)]
@@ -60,10 +55,7 @@ mod tests {
     #[test]
     fn path_segments() {
         let s = |p: &str| -> Vec<String> {
-            path_command(p)
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
+            path_command(p).iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
         };
         assert_eq!(s("/set/foo/bar"), ["set", "foo", "bar"]);
         assert_eq!(s("/get/a%2Fb/"), ["get", "a/b"]);

@@ -33,20 +33,9 @@ pub(super) struct Blocks {
 #[derive(Clone, Copy)]
 enum Open {
     Nothing,
-    Paragraph {
-        start: usize,
-        end: usize,
-    },
-    Item {
-        start: usize,
-        end: usize,
-    },
-    Fence {
-        start: usize,
-        end: usize,
-        marker: u8,
-        len: usize,
-    },
+    Paragraph { start: usize, end: usize },
+    Item { start: usize, end: usize },
+    Fence { start: usize, end: usize, marker: u8, len: usize },
 }
 
 /// One line: `[start, end)` without its `\n`; `content` its non-blank grapheme span.
@@ -57,29 +46,19 @@ struct Line<'a> {
 }
 
 pub(super) fn parse(text: &str, markdown: bool) -> Blocks {
-    let mut parser = Parser {
-        text,
-        blocks: Vec::new(),
-        paths: vec![Vec::new()],
-        stack: Vec::new(),
-        open: Open::Nothing,
-    };
+    let mut parser =
+        Parser { text, blocks: Vec::new(), paths: vec![Vec::new()], stack: Vec::new(), open: Open::Nothing };
     let mut at = 0;
     if markdown {
         at = parser.front_matter();
     }
     while at < text.len() {
-        let end = text[at..]
-            .find('\n')
-            .map_or(text.len(), |offset| at + offset);
+        let end = text[at..].find('\n').map_or(text.len(), |offset| at + offset);
         parser.line(line_at(text, at, end), markdown);
         at = end + 1;
     }
     parser.close();
-    Blocks {
-        blocks: parser.blocks,
-        paths: parser.paths,
-    }
+    Blocks { blocks: parser.blocks, paths: parser.paths }
 }
 
 fn line_at(text: &str, start: usize, end: usize) -> Line<'_> {
@@ -93,21 +72,14 @@ fn line_at(text: &str, start: usize, end: usize) -> Line<'_> {
         let last = graphemes::ceil(text, start + lead + trimmed.len());
         (first.max(start), last.min(end))
     });
-    let indent = line[..lead]
-        .chars()
-        .take_while(|c| matches!(c, ' ' | '\t'))
-        .fold(0, |columns, c| {
-            if c == '\t' {
-                columns + 4 - columns % 4
-            } else {
-                columns + 1
-            }
-        });
-    Line {
-        text: trimmed,
-        indent,
-        content,
-    }
+    let indent = line[..lead].chars().take_while(|c| matches!(c, ' ' | '\t')).fold(0, |columns, c| {
+        if c == '\t' {
+            columns + 4 - columns % 4
+        } else {
+            columns + 1
+        }
+    });
+    Line { text: trimmed, indent, content }
 }
 
 struct Parser<'a> {
@@ -129,9 +101,7 @@ impl Parser<'_> {
         }
         let mut at = first_end + 1;
         while at < text.len() {
-            let end = text[at..]
-                .find('\n')
-                .map_or(text.len(), |offset| at + offset);
+            let end = text[at..].find('\n').map_or(text.len(), |offset| at + offset);
             if matches!(text[at..end].trim_end(), "---" | "...") {
                 let close_end = at + text[at..end].trim_end().len();
                 self.push(0, close_end, false);
@@ -150,13 +120,7 @@ impl Parser<'_> {
             }
             return;
         };
-        if let Open::Fence {
-            end: fence_end,
-            marker,
-            len,
-            ..
-        } = &mut self.open
-        {
+        if let Open::Fence { end: fence_end, marker, len, .. } = &mut self.open {
             *fence_end = end;
             if line.indent <= 3 && closes_fence(line.text, *marker, *len) {
                 self.close();
@@ -173,13 +137,8 @@ impl Parser<'_> {
             self.heading(start, end, level, title);
         } else if let Some(level) = shallow.then(|| setext_underline(line.text)).flatten() {
             match self.open {
-                Open::Paragraph {
-                    start: para_start, ..
-                } => {
-                    let title = self.text[para_start..start]
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                Open::Paragraph { start: para_start, .. } => {
+                    let title = self.text[para_start..start].split_whitespace().collect::<Vec<_>>().join(" ");
                     self.open = Open::Nothing;
                     self.heading(para_start, end, level, &title);
                 }
@@ -191,12 +150,7 @@ impl Parser<'_> {
             }
         } else if let Some((marker, len)) = shallow.then(|| fence_opening(line.text)).flatten() {
             self.close();
-            self.open = Open::Fence {
-                start,
-                end,
-                marker,
-                len,
-            };
+            self.open = Open::Fence { start, end, marker, len };
         } else if is_list_item(line.text) {
             self.close();
             self.open = Open::Item { start, end };
@@ -227,28 +181,22 @@ impl Parser<'_> {
         if !title.is_empty() {
             self.stack.push((level, title));
         }
-        self.paths
-            .push(self.stack.iter().map(|(_, title)| title.clone()).collect());
+        self.paths.push(self.stack.iter().map(|(_, title)| title.clone()).collect());
         self.push(start, end, true);
     }
 
     fn push(&mut self, start: usize, end: usize, heading: bool) {
         if start < end {
-            self.blocks.push(Block {
-                start,
-                end,
-                path: self.paths.len() - 1,
-                heading,
-            });
+            self.blocks.push(Block { start, end, path: self.paths.len() - 1, heading });
         }
     }
 
     fn close(&mut self) {
         match std::mem::replace(&mut self.open, Open::Nothing) {
             Open::Nothing => {}
-            Open::Paragraph { start, end }
-            | Open::Item { start, end }
-            | Open::Fence { start, end, .. } => self.push(start, end, false),
+            Open::Paragraph { start, end } | Open::Item { start, end } | Open::Fence { start, end, .. } => {
+                self.push(start, end, false)
+            }
         }
     }
 }
@@ -343,13 +291,7 @@ mod tests {
         parsed
             .blocks
             .iter()
-            .map(|b| {
-                (
-                    text[b.start..b.end].to_string(),
-                    parsed.paths[b.path].clone(),
-                    b.heading,
-                )
-            })
+            .map(|b| (text[b.start..b.end].to_string(), parsed.paths[b.path].clone(), b.heading))
             .collect()
     }
 
@@ -361,10 +303,7 @@ mod tests {
     fn heading_paths_replace_deeper_levels() {
         let text = "# Guide\nintro\n\n## Install ##\n### Linux\nsteps\n## Use\ntext\n# Other\n#### Deep\nx";
         let blocks = outline(text);
-        let seen: Vec<(&str, Vec<String>)> = blocks
-            .iter()
-            .map(|(t, p, _)| (t.as_str(), p.clone()))
-            .collect();
+        let seen: Vec<(&str, Vec<String>)> = blocks.iter().map(|(t, p, _)| (t.as_str(), p.clone())).collect();
         assert_eq!(
             seen,
             vec![
@@ -422,11 +361,7 @@ mod tests {
     #[test]
     fn plain_text_has_paragraphs_only() {
         let parsed = parse("# not\n- a\n\n```\n\ncode", false);
-        let texts: Vec<&str> = parsed
-            .blocks
-            .iter()
-            .map(|b| &"# not\n- a\n\n```\n\ncode"[b.start..b.end])
-            .collect();
+        let texts: Vec<&str> = parsed.blocks.iter().map(|b| &"# not\n- a\n\n```\n\ncode"[b.start..b.end]).collect();
         assert_eq!(texts, vec!["# not\n- a", "```", "code"]);
         assert!(parsed.blocks.iter().all(|b| !b.heading && b.path == 0));
     }
@@ -435,10 +370,7 @@ mod tests {
     fn blocks_start_on_grapheme_boundaries() {
         let text = "  \u{301}abc \u{600}  \n\n x";
         for block in parse(text, true).blocks {
-            assert!(
-                graphemes::is_boundary(text, block.start)
-                    && graphemes::is_boundary(text, block.end)
-            );
+            assert!(graphemes::is_boundary(text, block.start) && graphemes::is_boundary(text, block.end));
         }
     }
 }

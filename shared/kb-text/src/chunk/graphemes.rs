@@ -15,9 +15,7 @@ pub(super) fn is_boundary(text: &str, at: usize) -> bool {
     if bytes[at - 1].is_ascii() && bytes[at].is_ascii() {
         return !(bytes[at - 1] == b'\r' && bytes[at] == b'\n');
     }
-    GraphemeCursor::new(at, text.len(), true)
-        .is_boundary(text, 0)
-        .unwrap_or(false)
+    GraphemeCursor::new(at, text.len(), true).is_boundary(text, 0).unwrap_or(false)
 }
 
 /// The last boundary at or before `at`.
@@ -60,16 +58,11 @@ pub(super) struct CharCursor<'a> {
 
 impl<'a> CharCursor<'a> {
     pub(super) fn new(text: &'a str) -> Self {
-        CharCursor {
-            text,
-            byte: 0,
-            chars: 0,
-        }
+        CharCursor { text, byte: 0, chars: 0 }
     }
 
     pub(super) fn chars_at(&mut self, byte: usize) -> usize {
-        let count =
-            |from: usize, to: usize| self.text.get(from..to).map_or(0, |s| s.chars().count());
+        let count = |from: usize, to: usize| self.text.get(from..to).map_or(0, |s| s.chars().count());
         if byte >= self.byte {
             self.chars += count(self.byte, byte);
         } else {
@@ -87,14 +80,11 @@ mod tests {
     #[test]
     fn boundaries() {
         let text = "a\r\nb👍🏽c\u{301}🇫🇷";
-        let expected: Vec<usize> =
-            unicode_segmentation::UnicodeSegmentation::grapheme_indices(text, true)
-                .map(|(at, _)| at)
-                .chain([text.len()])
-                .collect();
-        let found: Vec<usize> = (0..=text.len())
-            .filter(|&at| is_boundary(text, at))
+        let expected: Vec<usize> = unicode_segmentation::UnicodeSegmentation::grapheme_indices(text, true)
+            .map(|(at, _)| at)
+            .chain([text.len()])
             .collect();
+        let found: Vec<usize> = (0..=text.len()).filter(|&at| is_boundary(text, at)).collect();
         assert_eq!(found, expected);
         assert_eq!(floor(text, 6), 4);
         assert_eq!(ceil(text, 6), 12);

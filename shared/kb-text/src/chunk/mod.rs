@@ -33,11 +33,7 @@ pub struct ChunkOptions {
 
 impl Default for ChunkOptions {
     fn default() -> Self {
-        ChunkOptions {
-            target_chars: 1200,
-            max_chars: 2000,
-            overlap_chars: 200,
-        }
+        ChunkOptions { target_chars: 1200, max_chars: 2000, overlap_chars: 200 }
     }
 }
 
@@ -125,13 +121,8 @@ fn chunk_text(text: &str, markdown: bool, opts: ChunkOptions) -> Vec<Chunk> {
             .and_then(|(prev_start, prev_start_char, prev_end, prev_end_char)| {
                 // At most half of the previous chunk, so no chunk nearly repeats another, and
                 // no more than keeps the whole chunk (with the blank gap) within bounds.
-                let room = max
-                    .saturating_add(opts.overlap_chars)
-                    .saturating_sub(end.end_char - prev_end_char);
-                let budget = opts
-                    .overlap_chars
-                    .min((prev_end_char - prev_start_char) / 2)
-                    .min(room);
+                let room = max.saturating_add(opts.overlap_chars).saturating_sub(end.end_char - prev_end_char);
+                let budget = opts.overlap_chars.min((prev_end_char - prev_start_char) / 2).min(room);
                 let at = overlap::start(text, prev_start, prev_end, budget)?;
                 let shared = text.get(at..prev_end).map_or(0, |s| s.chars().count());
                 Some((at, prev_end_char - shared))
@@ -160,9 +151,7 @@ fn pack(pieces: &[Piece], first: usize, target: usize, max: usize) -> usize {
     while let Some(next) = pieces.get(last + 1) {
         let size = pieces[last].end_char - start_char;
         let limit = if only_headings { max } else { target };
-        if next.end_char - start_char > limit
-            || (next.heading && !only_headings && 2 * size >= target)
-        {
+        if next.end_char - start_char > limit || (next.heading && !only_headings && 2 * size >= target) {
             break;
         }
         only_headings &= next.heading;

@@ -6,22 +6,12 @@ use unicode_segmentation::UnicodeSegmentation;
 /// `prev_end` and after `prev_start`; None when there is none (the chunk then starts at its own
 /// content). A word starts after whitespace or, in scripts written without spaces, at any
 /// letter.
-pub(super) fn start(
-    text: &str,
-    prev_start: usize,
-    prev_end: usize,
-    budget: usize,
-) -> Option<usize> {
+pub(super) fn start(text: &str, prev_start: usize, prev_end: usize, budget: usize) -> Option<usize> {
     if budget == 0 {
         return None;
     }
     let window = text.get(prev_start..prev_end)?;
-    let earliest = prev_start
-        + window
-            .char_indices()
-            .rev()
-            .nth(budget - 1)
-            .map_or(0, |(at, _)| at);
+    let earliest = prev_start + window.char_indices().rev().nth(budget - 1).map_or(0, |(at, _)| at);
     // Clusters are read from the previous chunk's start, a cluster boundary, so the answer is
     // one too (a cursor placed at `earliest` could have to look back over a whole run of
     // regional indicators for every chunk).

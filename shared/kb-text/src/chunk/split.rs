@@ -11,10 +11,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// Sentence-ending punctuation; after it, whitespace makes a sentence boundary.
 fn ends_sentence(c: char) -> bool {
-    matches!(
-        c,
-        '.' | '!' | '?' | '…' | '‼' | '⁇' | '؟' | '۔' | '।' | '॥' | '።'
-    ) || ends_sentence_tight(c)
+    matches!(c, '.' | '!' | '?' | '…' | '‼' | '⁇' | '؟' | '۔' | '।' | '॥' | '።') || ends_sentence_tight(c)
 }
 
 /// Ideographic sentence ends: a boundary even without whitespace after them.
@@ -24,23 +21,7 @@ fn ends_sentence_tight(c: char) -> bool {
 
 /// Closing quotes and brackets (and Markdown emphasis) that may follow a sentence end.
 fn closes(c: char) -> bool {
-    matches!(
-        c,
-        '"' | '\''
-            | ')'
-            | ']'
-            | '}'
-            | '”'
-            | '’'
-            | '»'
-            | '›'
-            | '」'
-            | '』'
-            | '）'
-            | '】'
-            | '*'
-            | '_'
-    )
+    matches!(c, '"' | '\'' | ')' | ']' | '}' | '”' | '’' | '»' | '›' | '」' | '』' | '）' | '】' | '*' | '_')
 }
 
 /// A place to cut: the piece ends at `end` (after its last non-blank cluster), the next one
@@ -61,13 +42,7 @@ struct Candidates {
 
 /// Splits `text[start..end]` (which starts and ends with non-blank clusters) into byte
 /// ranges of at most `max` characters each, covering every non-blank character.
-pub(super) fn split(
-    text: &str,
-    start: usize,
-    end: usize,
-    target: usize,
-    max: usize,
-) -> Vec<(usize, usize)> {
+pub(super) fn split(text: &str, start: usize, end: usize, target: usize, max: usize) -> Vec<(usize, usize)> {
     let max = max.max(1);
     let mut pieces = Vec::new();
     let mut from = start;
@@ -89,11 +64,7 @@ pub(super) fn split(
                 continue;
             }
             if at > from {
-                let cut = Cut {
-                    end: last_end,
-                    next: at,
-                    chars: last_end_chars,
-                };
+                let cut = Cut { end: last_end, next: at, chars: last_end_chars };
                 let gap = last_end < at;
                 if (gap && sentence_open) || tight_sentence {
                     if cut.chars >= target {
@@ -162,40 +133,20 @@ mod tests {
     use super::split;
 
     fn pieces(text: &str, target: usize, max: usize) -> Vec<&str> {
-        split(text, 0, text.len(), target, max)
-            .into_iter()
-            .map(|(s, e)| &text[s..e])
-            .collect()
+        split(text, 0, text.len(), target, max).into_iter().map(|(s, e)| &text[s..e]).collect()
     }
 
     #[test]
     fn prefers_sentence_ends() {
         let text = "One two three. Four five six. Seven eight nine. Ten.";
-        assert_eq!(
-            pieces(text, 20, 35),
-            vec!["One two three. Four five six.", "Seven eight nine. Ten."]
-        );
-        assert_eq!(
-            pieces(text, 10, 20),
-            vec![
-                "One two three.",
-                "Four five six.",
-                "Seven eight nine.",
-                "Ten."
-            ]
-        );
+        assert_eq!(pieces(text, 20, 35), vec!["One two three. Four five six.", "Seven eight nine. Ten."]);
+        assert_eq!(pieces(text, 10, 20), vec!["One two three.", "Four five six.", "Seven eight nine.", "Ten."]);
     }
 
     #[test]
     fn then_lines_then_spaces_then_clusters() {
-        assert_eq!(
-            pieces("alpha beta\ngamma delta epsilon", 12, 16),
-            vec!["alpha beta", "gamma delta", "epsilon"]
-        );
-        assert_eq!(
-            pieces("aaaa bbbb cccc dddd", 8, 10),
-            vec!["aaaa bbbb", "cccc dddd"]
-        );
+        assert_eq!(pieces("alpha beta\ngamma delta epsilon", 12, 16), vec!["alpha beta", "gamma delta", "epsilon"]);
+        assert_eq!(pieces("aaaa bbbb cccc dddd", 8, 10), vec!["aaaa bbbb", "cccc dddd"]);
         assert_eq!(pieces("abcdefghij", 3, 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(pieces("👍🏽👍🏽👍🏽", 3, 5), vec!["👍🏽👍🏽", "👍🏽"]);
     }
@@ -211,12 +162,6 @@ mod tests {
     #[test]
     fn oversized_cluster_is_cut_between_characters() {
         let text = format!("a{} b", "\u{301}".repeat(9));
-        assert_eq!(
-            pieces(&text, 2, 4)
-                .iter()
-                .map(|p| p.chars().count())
-                .collect::<Vec<_>>(),
-            vec![4, 4, 2, 1]
-        );
+        assert_eq!(pieces(&text, 2, 4).iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![4, 4, 2, 1]);
     }
 }

@@ -30,12 +30,7 @@ use tags::{Element, Tag};
 pub fn html_to_text(html: &str) -> String {
     let bytes = html.as_bytes();
     let mut out = Out::with_capacity(html.len() / 2);
-    let mut reader = Reader {
-        html,
-        bytes,
-        dropping: Vec::new(),
-        cells_in_row: 0,
-    };
+    let mut reader = Reader { html, bytes, dropping: Vec::new(), cells_in_row: 0 };
     let mut text_from = 0;
     let mut at = 0;
     while let Some(offset) = html[at..].find('<') {
@@ -156,11 +151,7 @@ impl Reader<'_> {
             }
             Element::Cell => {
                 self.cells_in_row += 1;
-                out.gap(if self.cells_in_row > 1 {
-                    Gap::Cell
-                } else {
-                    Gap::Space
-                });
+                out.gap(if self.cells_in_row > 1 { Gap::Cell } else { Gap::Space });
             }
             Element::Block(gap) => {
                 if tag.name() != b"br" {
@@ -201,11 +192,7 @@ fn short_name(name: &[u8]) -> [u8; 8] {
 }
 
 fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| from + at)
+    bytes.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| from + at)
 }
 
 /// End of a comment whose body starts at `from` (after `<!--`): the first `-->` or `--!>`,

@@ -37,13 +37,7 @@ pub(super) struct Out {
 
 impl Out {
     pub(super) fn with_capacity(capacity: usize) -> Self {
-        Out {
-            text: String::with_capacity(capacity),
-            gap: Gap::None,
-            prefix: None,
-            in_heading: false,
-            pre: None,
-        }
+        Out { text: String::with_capacity(capacity), gap: Gap::None, prefix: None, in_heading: false, pre: None }
     }
 
     pub(super) fn in_pre(&self) -> bool {
@@ -61,11 +55,7 @@ impl Out {
             }
             return;
         }
-        let gap = if self.in_heading {
-            gap.min(Gap::Space)
-        } else {
-            gap
-        };
+        let gap = if self.in_heading { gap.min(Gap::Space) } else { gap };
         self.gap = self.gap.max(gap);
     }
 

@@ -43,11 +43,9 @@ const RAW_DROPPED: &str = "style iframe noscript noembed noframes";
 const RAW_TEXT: &str = "title textarea xmp";
 const DROPPED: &str = "template svg math";
 const PRE: &str = "pre listing";
-const PARAGRAPHS: &str =
-    "p section article aside header footer main nav blockquote figure table ul ol dl hr \
+const PARAGRAPHS: &str = "p section article aside header footer main nav blockquote figure table ul ol dl hr \
     details fieldset form address hgroup menu dir center dialog search";
-const LINES: &str =
-    "div br dt dd caption figcaption summary legend option optgroup thead tbody tfoot body \
+const LINES: &str = "div br dt dd caption figcaption summary legend option optgroup thead tbody tfoot body \
     head html frameset frame object video audio canvas img";
 
 pub(super) fn element(name: &[u8]) -> Element {
@@ -75,12 +73,7 @@ pub(super) fn is_space(b: u8) -> bool {
 /// Reads the tag whose name starts at `at` (just after `<` or `</`) through its `>`.
 /// None when the input ends inside it: HTML then drops the tag and everything after it.
 pub(super) fn read_tag(bytes: &[u8], mut at: usize) -> Option<Tag> {
-    let mut tag = Tag {
-        name: [0; 16],
-        name_len: 0,
-        self_closing: false,
-        end: 0,
-    };
+    let mut tag = Tag { name: [0; 16], name_len: 0, self_closing: false, end: 0 };
     let name_from = at;
     while at < bytes.len() && !is_space(bytes[at]) && bytes[at] != b'/' && bytes[at] != b'>' {
         at += 1;

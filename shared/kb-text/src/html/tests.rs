@@ -19,18 +19,9 @@ fn drops_script_style_and_friends_with_their_content() {
 #[test]
 fn script_end_tag_variants_and_quoted_gt() {
     assert_eq!(html_to_text("a<script>x</script >b"), "ab");
-    assert_eq!(
-        html_to_text("a<script type='text/js'>if (a</b) {}</scripty></ScRiPt\t\n>b"),
-        "ab"
-    );
-    assert_eq!(
-        html_to_text(r#"<a title="x > y" href='>'>link</a>"#),
-        "link"
-    );
-    assert_eq!(
-        html_to_text("<script><!--<script></script>hidden--></script>shown"),
-        "shown"
-    );
+    assert_eq!(html_to_text("a<script type='text/js'>if (a</b) {}</scripty></ScRiPt\t\n>b"), "ab");
+    assert_eq!(html_to_text(r#"<a title="x > y" href='>'>link</a>"#), "link");
+    assert_eq!(html_to_text("<script><!--<script></script>hidden--></script>shown"), "shown");
 }
 
 #[test]
@@ -60,10 +51,7 @@ fn tricks_never_yield_markup() {
     ] {
         let text = html_to_text(html);
         assert!(!has_markup(&text), "{html:?} gave {text:?}");
-        assert!(
-            !text.to_ascii_lowercase().contains("<script"),
-            "{html:?} gave {text:?}"
-        );
+        assert!(!text.to_ascii_lowercase().contains("<script"), "{html:?} gave {text:?}");
     }
     assert_eq!(html_to_text("&lt;script&gt;x"), "< script>x");
     assert_eq!(html_to_text("<p>1 < 2 and 3 > 2</p>"), "1 < 2 and 3 > 2");
@@ -101,25 +89,16 @@ fn heading_left_open_ends_at_next_block() {
 #[test]
 fn pre_becomes_a_fence_with_whitespace_kept() {
     let html = "<p>Run:</p><pre>\n  # not a heading\r\n  <b>ls</b>  -l\n\n</pre>after";
-    assert_eq!(
-        html_to_text(html),
-        "Run:\n\n```\n  # not a heading\n  ls  -l\n```\n\nafter"
-    );
+    assert_eq!(html_to_text(html), "Run:\n\n```\n  # not a heading\n  ls  -l\n```\n\nafter");
     assert_eq!(html_to_text("<pre>a ``` b</pre>"), "````\na ``` b\n````");
-    assert_eq!(
-        html_to_text("<pre><div>x</div><div>y</div></pre>"),
-        "```\nx\ny\n```"
-    );
+    assert_eq!(html_to_text("<pre><div>x</div><div>y</div></pre>"), "```\nx\ny\n```");
     assert_eq!(html_to_text("<pre>   </pre>x"), "x");
     assert_eq!(html_to_text("<pre>unclosed"), "```\nunclosed\n```");
 }
 
 #[test]
 fn odd_tag_shapes() {
-    assert_eq!(
-        html_to_text("a</>b</ x>c<!doctype html>d<?php echo ?>e"),
-        "abcde"
-    );
+    assert_eq!(html_to_text("a</>b</ x>c<!doctype html>d<?php echo ?>e"), "abcde");
     assert_eq!(html_to_text("a<!-->b<!--->c<!-- x --!>d"), "abcd");
     assert_eq!(html_to_text("<p\nclass=a\n>x</p\n>"), "x");
     assert_eq!(html_to_text("x <3 y"), "x <3 y");

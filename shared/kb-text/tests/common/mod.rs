@@ -19,61 +19,23 @@ pub fn check_chunks(text: &str, chunks: &[Chunk], opts: ChunkOptions) {
     }
     let mut covered = vec![false; chars.len()];
     for (i, c) in chunks.iter().enumerate() {
-        let context = || {
-            format!(
-                "chunk {i} {}..{} of {} chars, {opts:?}",
-                c.start,
-                c.end,
-                chars.len()
-            )
-        };
+        let context = || format!("chunk {i} {}..{} of {} chars, {opts:?}", c.start, c.end, chars.len());
         assert_eq!(c.ordinal as usize, i, "{}", context());
-        assert!(
-            c.start < c.end && c.end <= chars.len(),
-            "empty or out of range: {}",
-            context()
-        );
-        assert_eq!(
-            c.text,
-            chars[c.start..c.end].iter().collect::<String>(),
-            "{}",
-            context()
-        );
-        assert!(
-            c.end - c.start <= max + opts.overlap_chars,
-            "too long: {}",
-            context()
-        );
+        assert!(c.start < c.end && c.end <= chars.len(), "empty or out of range: {}", context());
+        assert_eq!(c.text, chars[c.start..c.end].iter().collect::<String>(), "{}", context());
+        assert!(c.end - c.start <= max + opts.overlap_chars, "too long: {}", context());
         if longest_cluster <= max {
-            assert!(
-                boundary[c.start] && boundary[c.end],
-                "splits a grapheme cluster: {}",
-                context()
-            );
+            assert!(boundary[c.start] && boundary[c.end], "splits a grapheme cluster: {}", context());
         }
         if let Some(prev) = i.checked_sub(1).map(|p| &chunks[p]) {
-            assert!(
-                c.start > prev.start && c.end > prev.end,
-                "out of order: {}",
-                context()
-            );
+            assert!(c.start > prev.start && c.end > prev.end, "out of order: {}", context());
             if c.start < prev.end {
-                assert!(
-                    prev.end - c.start <= opts.overlap_chars,
-                    "overlap too long: {}",
-                    context()
-                );
+                assert!(prev.end - c.start <= opts.overlap_chars, "overlap too long: {}", context());
             }
         }
-        covered[c.start..c.end]
-            .iter_mut()
-            .for_each(|slot| *slot = true);
+        covered[c.start..c.end].iter_mut().for_each(|slot| *slot = true);
     }
-    if let Some(missed) = chars
-        .iter()
-        .zip(&covered)
-        .position(|(ch, covered)| !ch.is_whitespace() && !covered)
-    {
+    if let Some(missed) = chars.iter().zip(&covered).position(|(ch, covered)| !ch.is_whitespace() && !covered) {
         panic!("character {missed} ({:?}) is in no chunk", chars[missed]);
     }
 }

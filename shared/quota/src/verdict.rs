@@ -2,7 +2,7 @@
 //! route gives: the `RateLimit*` headers when admitted, else the 429 — or the 503 when the
 //! limiter could not be asked and fails closed — with those headers and the limiter's own
 //! `Retry-After`. One mapping, shared by the tenant+IP guard (`sba-extract`) and the
-//! plan-aware admission of agent runs (`sba-quota`).
+//! plan-aware admission of agent runs (this crate).
 
 use sba_errors::ApiError;
 use sba_ratelimit::{Decision, Reason};
@@ -17,7 +17,8 @@ pub fn verdict(decision: Decision, headers: Admission, now_ms: u64) -> Result<Ad
     if decision.success {
         return Ok(headers);
     }
-    let failed_closed = !decision.decided_locally && matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
+    let failed_closed =
+        !decision.decided_locally && matches!(decision.reason, Some(Reason::Timeout | Reason::RedisError));
     let mut error = if failed_closed {
         ApiError::unavailable("rate_limiter_unavailable", "the rate limiter cannot be reached; retry shortly", 1)
             .with_cause(decision.error.clone().unwrap_or_default())
@@ -71,7 +72,12 @@ mod tests {
     fn refused_is_a_429_with_the_limiters_retry_after_only() {
         let error = verdict(decision(false, None), headers(), 1_000).unwrap_err();
         assert_eq!((error.status, error.code.as_ref()), (429, "rate_limited"));
-        let retry: Vec<&str> = error.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")).map(|(_, v)| v.as_str()).collect();
+        let retry: Vec<&str> = error
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(retry, ["7"], "the generic Retry-After gives way to the limiter's");
         assert_eq!(error.details.as_ref().unwrap()["policy"], "tenant");
         let cached = verdict(decision(false, Some(Reason::CacheBlock)), headers(), 1_000).unwrap_err();
