@@ -37,6 +37,7 @@ const readJson = (name) => {
 // ---- inputs ---------------------------------------------------------------------------------
 const endpoints = readJson("endpoints.json");
 const kb = readJson("kb-ingest.json");
+const retrieval = readJson("retrieval.json");
 const far = readJson("far-stores.json");
 const agent = readJson("agent.json");
 const capacity = readJson("capacity.json");
@@ -244,6 +245,20 @@ for (const r of (kb?.rows ?? []).filter((r) => r.chunks > 0)) {
   row(r.name, [cell(r.perSec), cell(r.ratio), cell(r.p50), cell(r.chunksPerSec), cell(r.chunksPerDoc)]);
 }
 
+section(
+  `RETRIEVAL: the grounding ranking (/kb/search?match=any) over ${retrieval?.documents ?? 50} fixture documents, language detected right for ${retrieval ? `${retrieval.languageDetected.right}/${retrieval.languageDetected.of}` : "-"}`,
+  "questions",
+  ["n", "recall@1", "recall@5", "MRR", "target"],
+);
+if (retrieval) {
+  for (const [label, r] of [["English", retrieval.english], ["Indonesian", retrieval.indonesian], ["all", retrieval.overall]]) {
+    const ok = r.recallAt5 >= retrieval.targetRecallAt5;
+    row(label, [String(r.questions), r.recallAt1.toFixed(3), r.recallAt5.toFixed(3), r.mrr.toFixed(3), `${ok ? "✓" : "✗"}≥${retrieval.targetRecallAt5}`]);
+  }
+} else {
+  row("retrieval", ["FAILED"]);
+}
+
 const lim = capacity?.limiter;
 section(
   `LIMITER UNDER A BURST: simultaneous runs of ONE fresh tenant (free plan ${lim?.expectedAdmitted ?? 20}/min, plan not cached) on /ratelimited-agent/run`,
@@ -330,6 +345,7 @@ writeFileSync(
       streams: st ?? null,
       agent,
       kbIngest: kb,
+      retrieval,
       farStores: far,
       capacity,
       soak,

@@ -6,7 +6,8 @@ use sba_extract::sba_tenant::TenantContext;
 use sba_http::{json, ApiError, Call, Params};
 use sba_kb::idempotency::{is_valid_key, request_hash};
 use sba_kb::store::{self, IngestAnswer, IngestParams};
-use sba_kb::{prepare, Batch, NewDocument};
+use sba_kb::{prepare_in, Batch, NewDocument, Prepared};
+use sba_kb_text::Language;
 use sba_pg::tokio_postgres::types::Type;
 use sba_pg::PgError;
 use serde_json::json;
@@ -24,7 +25,7 @@ pub async fn create(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let key = idempotency_key(&call)?;
     let (doc, body): (NewDocument, _) = sba_extract::json_and_bytes(&mut call, DOCUMENT_BODY_LIMIT).await?;
-    let prepared = prepare(&doc);
+    let prepared = prepare(&call, &doc);
     let params = guarded(IngestParams::new([(&doc, &prepared)], false), "POST /kb/documents", key, &body);
     ingest(&call, &tenant, params).await
 }
@@ -34,7 +35,7 @@ pub async fn create_batch(mut call: Call, _: Params) -> Result<Response, ApiErro
     let key = idempotency_key(&call)?;
     let body = sba_extract::json_bytes(&mut call, BATCH_BODY_LIMIT).await?;
     let batch = Batch::parse(&body)?;
-    let prepared: Vec<_> = batch.documents.iter().map(prepare).collect();
+    let prepared: Vec<_> = batch.documents.iter().map(|doc| prepare(&call, doc)).collect();
     let params =
         guarded(IngestParams::new(batch.documents.iter().zip(&prepared), true), "POST /kb/documents:batch", key, &body);
     ingest(&call, &tenant, params).await
@@ -84,10 +85,18 @@ pub async fn search(call: Call, _: Params) -> Result<Response, ApiError> {
     let url = call.req.url().map_err(ApiError::internal)?;
     let mut query = None;
     let mut limit = SEARCH_DEFAULT_LIMIT;
+    // `all` (the default): web-search syntax, every word required; `any`: a question, any of
+    // its words, ranked (what grounds the agent's answers).
+    let mut any = false;
     let mut issues = Vec::new();
     for (name, value) in url.query_pairs() {
         match name.as_ref() {
             "q" => query = Some(value.trim().to_owned()),
+            "match" => match value.as_ref() {
+                "all" => any = false,
+                "any" => any = true,
+                _ => issues.push(issue("match", "invalid_enum_value", "must be `all` or `any`")),
+            },
             "limit" => match value.parse::<i64>() {
                 Ok(n) if (1..=SEARCH_MAX_LIMIT).contains(&n) => limit = n,
                 Ok(n) if n < 1 => issues.push(issue(
@@ -123,10 +132,22 @@ pub async fn search(call: Call, _: Params) -> Result<Response, ApiError> {
             .with_details(json!({ "issues": issues })));
     }
     let query = query.unwrap_or_default();
-    let rows =
-        tenant_tx::statement(&call, &tenant, store::SEARCH, &[(&query, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let rows = tenant_tx::statement(
+        &call,
+        &tenant,
+        if any { store::SEARCH_ANY } else { store::SEARCH },
+        &[(&query, Type::TEXT), (&limit, Type::INT8)],
+    )
+    .await?;
     let hits = store::hits_from_rows(&rows).map_err(PgError::from)?;
     json(200, &json!({ "query": query, "hits": hits }))
+}
+
+/// Text, hash, chunks and language; a document that neither names nor shows its language gets
+/// `KB_DEFAULT_LANGUAGE` (`en`, `id` or `simple`; English when unset).
+fn prepare(call: &Call, doc: &NewDocument) -> Prepared {
+    let default = sba_config::setting(&call.env, "KB_DEFAULT_LANGUAGE").ok().and_then(|v| Language::parse(&v));
+    prepare_in(doc, default.unwrap_or(Language::English))
 }
 
 fn idempotency_key(call: &Call) -> Result<Option<String>, ApiError> {

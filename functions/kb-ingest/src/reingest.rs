@@ -130,6 +130,7 @@ fn document(entry: &Entry, job: &ReingestJob) -> NewDocument {
         title: if entry.title.trim().is_empty() { entry.id.clone() } else { entry.title.clone() },
         content: entry.markdown.clone(),
         content_type: sba_kb_text::ContentType::Markdown,
+        language: None,
         source: Some(Source { kind: "basehub".into(), url: None }),
         tags: Vec::new(),
         metadata,

@@ -16,6 +16,7 @@ pub mod admission;
 mod audit;
 mod config;
 mod emitter;
+mod grounding;
 mod orchestrator;
 mod resume;
 mod run;

@@ -6,6 +6,7 @@
 use crate::audit::{sha256_hex, Entry, Trail};
 use crate::config::MAX_STEPS;
 use crate::emitter::Emitter;
+use crate::grounding::{self, Grounding};
 use crate::turn::{Turn, TurnEvents};
 use sba_agent_tools::ToolContext;
 use sba_agui::{Event, Message, RunAgentInput};
@@ -15,8 +16,9 @@ use sba_pg::PgError;
 use serde_json::{json, Value};
 use worker::Env;
 
-const SYSTEM_PROMPT: &str = "You are SBA, a business assistant. Answer concisely. Use searchKb and getDocument to \
-answer from the tenant's knowledge base, createTask to record follow-ups, and render to produce HTML.";
+const SYSTEM_PROMPT: &str = "You are SBA, a business assistant. Answer concisely, in the language of the question. \
+Use searchKb and getDocument for follow-up questions about the company's knowledge base, createTask to record \
+follow-ups, and render to produce HTML.";
 
 pub struct Run {
     pub env: Env,
@@ -69,7 +71,10 @@ pub async fn run(run: Run, emitter: &mut Emitter, trail: &mut Trail) {
 /// Model turns and tool rounds until the model answers without tools, asks for a front-end
 /// tool (the client runs it and starts a new run with the result), or the step limit.
 async fn converse(run: &Run, emitter: &mut Emitter, trail: &mut Trail) -> Result<(), Failure> {
-    let mut messages = vec![ChatMessage::System { content: SYSTEM_PROMPT.to_owned() }];
+    // Grounding first: the sources reach the client before any text, and the prompt.
+    let grounding = ground_question(run).await;
+    emitter.emit(Event::Custom { name: SOURCES_EVENT.to_owned(), value: grounding.event_value() });
+    let mut messages = vec![ChatMessage::System { content: format!("{SYSTEM_PROMPT}{}", grounding.prompt) }];
     messages.extend(run.input.messages.iter().filter_map(to_chat));
     let tools = tool_specs(&run.input);
     let mut state = run.input.state.clone().unwrap_or_else(|| json!({}));
@@ -88,6 +93,34 @@ async fn converse(run: &Run, emitter: &mut Emitter, trail: &mut Trail) -> Result
         }
     }
     Err(("step_limit".to_owned(), format!("the run stopped after {MAX_STEPS} model steps")))
+}
+
+/// The AG-UI `CUSTOM` event carrying the sources an answer is grounded on.
+pub const SOURCES_EVENT: &str = "sba.sources";
+
+/// The tenant's sources for the user's latest message (see `grounding`).
+async fn ground_question(run: &Run) -> Grounding {
+    let question = run
+        .input
+        .messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            Message::User { content, .. } => Some(content.text().into_owned()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let settings = grounding::Settings::from_env(&run.env);
+    match grounding::retrieve(&run.env, &run.claims, &run.tenant, &question).await {
+        Ok(candidates) => grounding::ground(candidates, &settings, true),
+        Err(e) => {
+            worker::console_log!(
+                "{}",
+                json!({"level": "warn", "msg": "grounding skipped: the knowledge base could not be read", "tenant": run.tenant, "error": e})
+            );
+            grounding::ground(Vec::new(), &settings, false)
+        }
+    }
 }
 
 /// Our tools and the client's, as the model sees them.

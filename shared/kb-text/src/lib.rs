@@ -4,6 +4,7 @@
 //! - [`html_to_text`] reduces HTML to readable text (scripts, styles and other active or
 //!   hidden content dropped, headings kept as `#` lines) with a small linear tokenizer;
 //! - [`normalize`] gives the canonical form of a text and [`content_sha256`] its hash;
+//! - [`detect`] tells English from Indonesian text, for the [`Language`] it is searched in;
 //! - [`chunk`] cuts a text into overlapping, heading-aware chunks with character offsets that
 //!   never split a grapheme cluster.
 //!
@@ -19,9 +20,11 @@
 mod chunk;
 mod content_type;
 mod html;
+mod language;
 mod normalize;
 
 pub use chunk::{chunk, Chunk, ChunkOptions};
 pub use content_type::ContentType;
 pub use html::html_to_text;
+pub use language::{detect, Language};
 pub use normalize::{content_sha256, normalize};

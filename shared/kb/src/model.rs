@@ -1,6 +1,6 @@
 //! What clients send to `POST /kb/documents` and `POST /kb/documents:batch`.
 
-use sba_kb_text::ContentType;
+use sba_kb_text::{ContentType, Language};
 use sba_validate::rules::{json_depth_and_size, no_control_chars};
 use sba_validate::PathSegment;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,10 @@ pub struct NewDocument {
     #[validate(custom(function = content_rules))]
     pub content: String,
     pub content_type: ContentType,
+    /// `en`, `id` or `simple`: which stemmer search uses. Absent: detected from the text, else
+    /// the deployment's default (`KB_DEFAULT_LANGUAGE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
     #[validate(nested)]
     pub source: Option<Source>,
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! From a validated request to what is stored: plain text, its hash, its chunks.
 
 use crate::NewDocument;
-use sba_kb_text::{chunk, content_sha256, html_to_text, normalize, Chunk, ChunkOptions, ContentType};
+use sba_kb_text::{chunk, content_sha256, detect, html_to_text, normalize, Chunk, ChunkOptions, ContentType, Language};
 
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -11,9 +11,16 @@ pub struct Prepared {
     /// sha-256 of `text`: equal hashes mean the same document content (dedupe, no-op updates).
     pub content_sha256: String,
     pub chunks: Vec<Chunk>,
+    /// The document's own, else the one its text shows, else the caller's default.
+    pub language: Language,
 }
 
+/// [`prepare_in`] with English as the default language.
 pub fn prepare(doc: &NewDocument) -> Prepared {
+    prepare_in(doc, Language::English)
+}
+
+pub fn prepare_in(doc: &NewDocument, default: Language) -> Prepared {
     let text = match doc.content_type {
         ContentType::Html => normalize(&html_to_text(&doc.content)),
         ContentType::Markdown | ContentType::Text => normalize(&doc.content),
@@ -25,5 +32,6 @@ pub fn prepare(doc: &NewDocument) -> Prepared {
         ContentType::Markdown | ContentType::Html => ContentType::Markdown,
     };
     let chunks = chunk(&text, chunked_as, ChunkOptions::default());
-    Prepared { text, content_sha256, chunks }
+    let language = doc.language.or_else(|| detect(&text)).unwrap_or(default);
+    Prepared { text, content_sha256, chunks, language }
 }

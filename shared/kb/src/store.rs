@@ -99,6 +99,7 @@ fn document_for_db(doc: &NewDocument, prepared: &Prepared) -> Value {
         "tags": doc.tags,
         "metadata": doc.metadata,
         "contentSha256": prepared.content_sha256,
+        "language": prepared.language.config(),
         "chunks": chunks,
     })
 }
@@ -203,16 +204,62 @@ pub struct Hit {
     pub headline: String,
 }
 
-/// Full-text search over chunks (web-search syntax: quotes, `or`, `-word`), best first.
-/// Parameters: the query (text) and the limit (int8); rows read by [`hits_from_rows`].
+/// Full-text search over chunks (web-search syntax: quotes, `or`, `-word`, every word
+/// required), best first, in every language at once (`kb_search_query`); highlights in the
+/// chunk's own language. Parameters: the query (text) and the limit (int8); rows read by
+/// [`hits_from_rows`].
 pub const SEARCH: &str = "select c.document_id, d.title, c.ordinal, c.heading_path, ts_rank_cd(c.search, q) as rank,
-        ts_headline('english', c.content, q, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=35, MinWords=12')
+        ts_headline(c.language, c.content, q, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=35, MinWords=12')
  from kb_chunks c
  join kb_documents d on d.id = c.document_id,
-      websearch_to_tsquery('english', $1) q
+      public.kb_search_query($1) q
  where c.search @@ q
  order by rank desc, c.document_id, c.ordinal
  limit $2";
+
+/// The chunks that best answer a question: any of its words count (`kb_question_query`),
+/// ranked by how much of the question a chunk covers, normalised by its length. What grounds
+/// an agent's answer, and `GET /kb/search?match=any`. Parameters: the question (text), the
+/// limit (int8); rows read by [`hits_from_rows`] (plus the chunk's text, column 6, for
+/// [`passages_from_rows`]).
+pub const SEARCH_ANY: &str =
+    "select c.document_id, d.title, c.ordinal, c.heading_path, ts_rank(c.search, q, 1) as rank,
+        ts_headline(c.language, c.content, q, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=35, MinWords=12'),
+        c.content
+ from kb_chunks c
+ join kb_documents d on d.id = c.document_id,
+      public.kb_question_query($1) q
+ where c.search @@ q
+ order by rank desc, c.document_id, c.ordinal
+ limit $2";
+
+/// A chunk to quote to a model: where it comes from and its text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Passage {
+    pub document_id: Uuid,
+    pub title: String,
+    pub chunk: i32,
+    pub heading_path: Vec<String>,
+    pub rank: f32,
+    #[serde(skip)]
+    pub text: String,
+}
+
+pub fn passages_from_rows(rows: &[Row]) -> Result<Vec<Passage>, Error> {
+    rows.iter()
+        .map(|r| {
+            Ok(Passage {
+                document_id: r.try_get(0)?,
+                title: r.try_get(1)?,
+                chunk: r.try_get(2)?,
+                heading_path: r.try_get(3)?,
+                rank: r.try_get(4)?,
+                text: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
 
 pub async fn search<C: GenericClient>(client: &C, query: &str, limit: i64) -> Result<Vec<Hit>, Error> {
     hits_from_rows(&client.query_typed(SEARCH, &[(&query, Type::TEXT), (&limit, Type::INT8)]).await?)
