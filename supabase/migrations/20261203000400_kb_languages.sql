@@ -1,6 +1,6 @@
 -- Knowledge in English and Indonesian. Each document has a language (`english`, `indonesian`
 -- or `simple`: PostgreSQL's text search configurations; the Worker detects it when the client
--- does not say), its chunks are stemmed in it, and a query is read in every configuration at
+-- does not say, else the tenant's default applies), its chunks are stemmed in it, and a query is read in every configuration at
 -- once, so an English question finds English chunks and an Indonesian one Indonesian chunks.
 
 alter table public.kb_documents add column language text not null default 'english'
@@ -15,6 +15,23 @@ alter table public.kb_chunks add column search tsvector generated always as (
   setweight(to_tsvector(language, content), 'B')
 ) stored;
 create index kb_chunks_search on public.kb_chunks using gin (search);
+
+-- A tenant's default language: what a document that neither names nor shows its language is
+-- stemmed in (English when the tenant has not chosen). `GET/PUT /kb/settings`.
+create table public.kb_settings (
+  tenant_id        text primary key default public.request_tenant_id()
+                   check (tenant_id ~ '^[A-Za-z0-9_-]{1,128}$'),
+  default_language text not null check (default_language in ('english', 'indonesian', 'simple')),
+  updated_at       timestamptz not null default now()
+);
+alter table public.kb_settings enable row level security;
+alter table public.kb_settings force row level security;
+create policy tenant_isolation on public.kb_settings as permissive for all to authenticated
+  using (tenant_id = (select public.request_tenant_id()))
+  with check (tenant_id = (select public.request_tenant_id()));
+revoke all on public.kb_settings from anon, authenticated;
+grant select, insert, update on public.kb_settings to authenticated;
+grant all on public.kb_settings to service_role;
 
 -- What a person typed in the search box (quotes, `or`, `-word`), in each language.
 create or replace function public.kb_search_query(p_query text) returns tsquery
@@ -50,7 +67,7 @@ declare
   v_existing_sha text;
   v_chunks integer;
   v_change text;
-  v_language regconfig := coalesce(p_doc ->> 'language', 'english')::regconfig;
+  v_language regconfig := coalesce(p_doc ->> 'language', (select s.default_language from kb_settings s), 'english')::regconfig;
   v_existing_language text;
 begin
   -- Two attempts: if a concurrent transaction inserts the same externalId between our

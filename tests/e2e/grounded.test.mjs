@@ -100,3 +100,24 @@ test("nothing relevant: no source, and the prompt tells the model to say it does
   assert.deepEqual(sourcesOf(events), []);
   assert.match(system, /say that you do not know/);
 });
+
+test("a tenant's default language applies to documents that neither name nor show one", async () => {
+  const tenant = uid("g-default");
+  const put = (body) => bundle.fetch("/kb/settings", { method: "PUT", headers: { ...auth(tenant), "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.deepEqual(await (await bundle.fetch("/kb/settings", { headers: auth(tenant) })).json(), { defaultLanguage: "en" });
+  const bad = await put({ defaultLanguage: "fr" });
+  assert.equal(bad.status, 422, await bad.clone().text());
+  const set = await put({ defaultLanguage: "id" });
+  assert.deepEqual(await set.json(), { defaultLanguage: "id" });
+  // Too few function words to tell: the tenant's default decides.
+  const [terse, named] = await ingest(tenant, [
+    { title: "Harga", content: "Latte Rp 32.000. Kopi susu gula aren Rp 28.000. Americano Rp 25.000.", contentType: "text" },
+    { title: "Prices", content: "Latte 32k. Flat white 30k.", contentType: "text", language: "en" },
+  ]);
+  const { rows } = await db.query("select id, language from kb_documents where id = any($1)", [[terse, named]]);
+  const language = Object.fromEntries(rows.map((r) => [r.id, r.language]));
+  assert.deepEqual([language[terse], language[named]], ["indonesian", "english"]);
+  // Another tenant keeps English.
+  const [other] = await ingest(uid("g-default-other"), [{ title: "Harga", content: "Latte Rp 32.000. Americano Rp 25.000.", contentType: "text" }]);
+  assert.equal((await db.query("select language from kb_documents where id = $1", [other])).rows[0].language, "english");
+});

@@ -193,7 +193,7 @@ describe("the document", () => {
     assert.equal(typeof SPEC.info?.version, "string");
     const expected = ["/openapi.json"];
     for (const mount of ["/agent", "/ratelimited-agent"]) expected.push(`${mount}/healthz`, `${mount}/readyz`, `${mount}/run`, `${mount}/runs/{runId}/events`);
-    expected.push("/kb/healthz", "/kb/readyz", "/kb/documents", "/kb/documents:batch", "/kb/documents/{id}", "/kb/search");
+    expected.push("/kb/healthz", "/kb/readyz", "/kb/documents", "/kb/documents:batch", "/kb/documents/{id}", "/kb/search", "/kb/settings");
     expected.push("/webhooks/healthz", "/webhooks/readyz", "/webhooks/stripe", "/webhooks/basehub");
     for (const mount of MOUNTS) expected.push(`${mount}/openapi.json`);
     assert.deepEqual(Object.keys(SPEC.paths).sort(), expected.sort());
@@ -384,6 +384,17 @@ describe("kb", () => {
     const anonymous = await send(`/kb/documents/${randomUUID()}`);
     assert.equal(anonymous.status, 401);
     await conform(anonymous, "GET", "/kb/documents/{id}");
+    // The tenant's settings: read, set, refused.
+    assert.deepEqual(await conform(await send("/kb/settings", { headers: auth(tenant) }), "GET", "/kb/settings"), { defaultLanguage: "en" });
+    assert.equal((await send("/kb/settings")).status, 401);
+    await conform(await send("/kb/settings"), "GET", "/kb/settings", "GET /kb/settings (no token)");
+    const set = await conform(await send("/kb/settings", { method: "PUT", headers: { ...auth(tenant), "content-type": "application/json" }, body: JSON.stringify({ defaultLanguage: "id" }) }), "PUT", "/kb/settings");
+    assert.deepEqual(set, { defaultLanguage: "id" });
+    for (const [what, body, status] of [["unknown language", { defaultLanguage: "fr" }, 422], ["unknown field", { defaultLanguage: "en", x: 1 }, 422]]) {
+      const res = await send("/kb/settings", { method: "PUT", headers: { ...auth(tenant), "content-type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(res.status, status, what);
+      await conform(res, "PUT", "/kb/settings", `PUT /kb/settings (${what})`);
+    }
   });
 });
 

@@ -6,7 +6,7 @@ use sba_extract::sba_tenant::TenantContext;
 use sba_http::{json, ApiError, Call, Params};
 use sba_kb::idempotency::{is_valid_key, request_hash};
 use sba_kb::store::{self, IngestAnswer, IngestParams};
-use sba_kb::{prepare_in, Batch, NewDocument, Prepared};
+use sba_kb::{prepare, Batch, NewDocument};
 use sba_kb_text::Language;
 use sba_pg::tokio_postgres::types::Type;
 use sba_pg::PgError;
@@ -25,7 +25,7 @@ pub async fn create(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let key = idempotency_key(&call)?;
     let (doc, body): (NewDocument, _) = sba_extract::json_and_bytes(&mut call, DOCUMENT_BODY_LIMIT).await?;
-    let prepared = prepare(&call, &doc);
+    let prepared = prepare(&doc);
     let params = guarded(IngestParams::new([(&doc, &prepared)], false), "POST /kb/documents", key, &body);
     ingest(&call, &tenant, params).await
 }
@@ -35,7 +35,7 @@ pub async fn create_batch(mut call: Call, _: Params) -> Result<Response, ApiErro
     let key = idempotency_key(&call)?;
     let body = sba_extract::json_bytes(&mut call, BATCH_BODY_LIMIT).await?;
     let batch = Batch::parse(&body)?;
-    let prepared: Vec<_> = batch.documents.iter().map(|doc| prepare(&call, doc)).collect();
+    let prepared: Vec<_> = batch.documents.iter().map(prepare).collect();
     let params =
         guarded(IngestParams::new(batch.documents.iter().zip(&prepared), true), "POST /kb/documents:batch", key, &body);
     ingest(&call, &tenant, params).await
@@ -143,11 +143,36 @@ pub async fn search(call: Call, _: Params) -> Result<Response, ApiError> {
     json(200, &json!({ "query": query, "hits": hits }))
 }
 
-/// Text, hash, chunks and language; a document that neither names nor shows its language gets
-/// `KB_DEFAULT_LANGUAGE` (`en`, `id` or `simple`; English when unset).
-fn prepare(call: &Call, doc: &NewDocument) -> Prepared {
-    let default = sba_config::setting(&call.env, "KB_DEFAULT_LANGUAGE").ok().and_then(|v| Language::parse(&v));
-    prepare_in(doc, default.unwrap_or(Language::English))
+/// The tenant's settings: `{"defaultLanguage": "en" | "id" | "simple"}`, the language of a
+/// document that neither names nor shows one.
+#[derive(Debug, serde::Deserialize, validator::Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    default_language: Language,
+}
+
+fn settings_answer(rows: &[sba_pg::tokio_postgres::Row]) -> Result<Response, ApiError> {
+    let config: String = rows.first().map(|r| r.try_get(0)).transpose().map_err(PgError::from)?.unwrap_or_default();
+    let code = match Language::parse(&config) {
+        Some(Language::Indonesian) => "id",
+        Some(Language::Simple) => "simple",
+        _ => "en",
+    };
+    json(200, &json!({ "defaultLanguage": code }))
+}
+
+pub async fn get_settings(call: Call, _: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    let rows = tenant_tx::statement(&call, &tenant, store::DEFAULT_LANGUAGE, &[]).await?;
+    settings_answer(&rows)
+}
+
+pub async fn put_settings(mut call: Call, _: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    let settings: Settings = sba_extract::json(&mut call, 1024).await?;
+    let config = settings.default_language.config().to_owned();
+    let rows = tenant_tx::statement(&call, &tenant, store::SET_DEFAULT_LANGUAGE, &[(&config, Type::TEXT)]).await?;
+    settings_answer(&rows)
 }
 
 fn idempotency_key(call: &Call) -> Result<Option<String>, ApiError> {

@@ -24,6 +24,8 @@ const ROUTES: &[Route] = routes![
     GET "/documents/{id}" => handlers::get,
     DELETE "/documents/{id}" => handlers::delete,
     GET "/search" => handlers::search,
+    GET "/settings" => handlers::get_settings,
+    PUT "/settings" => handlers::put_settings,
 ];
 
 #[event(fetch)]

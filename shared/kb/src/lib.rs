@@ -14,4 +14,4 @@ pub mod prepare;
 pub mod store;
 
 pub use model::{Batch, NewDocument, Source};
-pub use prepare::{prepare, prepare_in, Prepared};
+pub use prepare::{prepare, Prepared};

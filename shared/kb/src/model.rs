@@ -26,7 +26,7 @@ pub struct NewDocument {
     pub content: String,
     pub content_type: ContentType,
     /// `en`, `id` or `simple`: which stemmer search uses. Absent: detected from the text, else
-    /// the deployment's default (`KB_DEFAULT_LANGUAGE`).
+    /// the tenant's default (`PUT /kb/settings`, English when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     #[validate(nested)]

@@ -11,16 +11,12 @@ pub struct Prepared {
     /// sha-256 of `text`: equal hashes mean the same document content (dedupe, no-op updates).
     pub content_sha256: String,
     pub chunks: Vec<Chunk>,
-    /// The document's own, else the one its text shows, else the caller's default.
-    pub language: Language,
+    /// The document's own, else the one its text shows; `None`: the tenant's default applies
+    /// (`kb_settings`, stored by `kb_ingest`; English when it has none).
+    pub language: Option<Language>,
 }
 
-/// [`prepare_in`] with English as the default language.
 pub fn prepare(doc: &NewDocument) -> Prepared {
-    prepare_in(doc, Language::English)
-}
-
-pub fn prepare_in(doc: &NewDocument, default: Language) -> Prepared {
     let text = match doc.content_type {
         ContentType::Html => normalize(&html_to_text(&doc.content)),
         ContentType::Markdown | ContentType::Text => normalize(&doc.content),
@@ -32,6 +28,6 @@ pub fn prepare_in(doc: &NewDocument, default: Language) -> Prepared {
         ContentType::Markdown | ContentType::Html => ContentType::Markdown,
     };
     let chunks = chunk(&text, chunked_as, ChunkOptions::default());
-    let language = doc.language.or_else(|| detect(&text)).unwrap_or(default);
+    let language = doc.language.or_else(|| detect(&text));
     Prepared { text, content_sha256, chunks, language }
 }

@@ -99,7 +99,7 @@ fn document_for_db(doc: &NewDocument, prepared: &Prepared) -> Value {
         "tags": doc.tags,
         "metadata": doc.metadata,
         "contentSha256": prepared.content_sha256,
-        "language": prepared.language.config(),
+        "language": prepared.language.map(|l| l.config()),
         "chunks": chunks,
     })
 }
@@ -203,6 +203,14 @@ pub struct Hit {
     /// HTML: clients render it without trusting stored content as markup).
     pub headline: String,
 }
+
+/// The tenant's default language (`english` when it has chosen none). No parameters.
+pub const DEFAULT_LANGUAGE: &str = "select coalesce((select default_language from kb_settings), 'english')";
+
+/// Sets the tenant's default language (parameter: the configuration name); answers it.
+pub const SET_DEFAULT_LANGUAGE: &str = "insert into kb_settings (default_language) values ($1)
+ on conflict (tenant_id) do update set default_language = excluded.default_language, updated_at = now()
+ returning default_language";
 
 /// Full-text search over chunks (web-search syntax: quotes, `or`, `-word`, every word
 /// required), best first, in every language at once (`kb_search_query`); highlights in the
