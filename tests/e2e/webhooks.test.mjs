@@ -264,5 +264,13 @@ describe("BaseHub", () => {
     const oldTs = String(now() - 600);
     const old = await post(body, { "svix-id": uid("msg"), "svix-timestamp": oldTs, "svix-signature": svixSign(id, oldTs, body) });
     assert.equal(old.status, 400);
+    // The Standard Webhooks names Svix also sends: the same check, the same dedupe id.
+    const unbranded = uid("msg");
+    const plain = await post(body, { "webhook-id": unbranded, "webhook-timestamp": ts, "webhook-signature": svixSign(unbranded, ts, body) });
+    assert.deepEqual(await plain.json(), { received: true, duplicate: false, invalidated: 0, queued: true });
+    const branded = await post(body, { "svix-id": unbranded, "svix-timestamp": ts, "svix-signature": svixSign(unbranded, ts, body) });
+    assert.equal((await branded.json()).duplicate, true);
+    const forged = await post(body, { "webhook-id": uid("msg"), "webhook-timestamp": ts, "webhook-signature": svixSign("another-id", ts, body) });
+    assert.equal(forged.status, 400);
   });
 });

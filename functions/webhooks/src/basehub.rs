@@ -66,16 +66,17 @@ fn verify(call: &Call, body: &[u8]) -> Result<String, ApiError> {
         sba_webhook_verify::verify_basehub(body, &signature, &secret)?;
         return Ok(format!("sha256:{}", sba_webhook_verify::body_sha256_hex(body)));
     }
-    if let (Some(id), Some(timestamp), Some(signature)) =
-        (header(call, "svix-id"), header(call, "svix-timestamp"), header(call, "svix-signature"))
-    {
+    // Svix's branded headers, or the Standard Webhooks names it also sends (`webhook-*`).
+    let either =
+        |name: &str| header(call, &format!("svix-{name}")).or_else(|| header(call, &format!("webhook-{name}")));
+    if let (Some(id), Some(timestamp), Some(signature)) = (either("id"), either("timestamp"), either("signature")) {
         let secret = setting(&call.env, "BASEHUB_SVIX_SECRET")?;
         sba_webhook_verify::verify_svix(body, &id, &timestamp, &signature, &secret, SVIX_TOLERANCE_SECS, now_secs())?;
         return Ok(format!("svix:{id}"));
     }
     Err(ApiError::bad_request(
         "signature_missing",
-        "x-basehub-webhook-signature (or svix-id, svix-timestamp and svix-signature) is required",
+        "x-basehub-webhook-signature (or svix-id, svix-timestamp and svix-signature, or their webhook-* names) is required",
     ))
 }
 
