@@ -16,11 +16,11 @@ import { startBundle, stackEnv, E2E_JWT_SECRET } from "../support/bundle.mjs";
 import { startAgentHarness } from "../support/agent-harness.mjs";
 import { tenantToken } from "../support/jwt.mjs";
 import { textChunks, toolCallChunks } from "../support/llm-double.mjs";
+import { sleep } from "../support/wait.mjs";
 
 const HEARTBEAT_MS = 300;
 const TERMINAL = new Set(["RUN_FINISHED", "RUN_ERROR"]);
 const uid = (p) => `${p}-${randomBytes(5).toString("hex")}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let bundle;
 let llm;

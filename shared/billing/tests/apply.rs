@@ -7,6 +7,17 @@ use sba_testkit::{postgres, unique};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
+/// `invoice.paid` for one invoice of `customer`, opening a 30-day period.
+fn invoice_paid(invoice_id: &str, customer: &str) -> Event {
+    event(
+        &unique("evt"),
+        "invoice.paid",
+        1_700_000_600,
+        json!({"id": invoice_id, "object": "invoice", "customer": customer,
+        "lines": {"data": [{"period": {"start": 1_700_000_000, "end": 1_702_592_000}}]}}),
+    )
+}
+
 fn event(id: &str, kind: &str, created: i64, object: Value) -> Event {
     serde_json::from_value(
         json!({"id": id, "type": kind, "created": created, "object": "event", "data": {"object": object}}),
@@ -121,13 +132,7 @@ async fn duplicates_do_nothing_and_unknown_types_are_recorded() {
     assert!(plan_for_tenant(&client, &tenant).await.unwrap().delinquent);
 
     let invoice_id = unique("in");
-    let paid = event(
-        &unique("evt"),
-        "invoice.paid",
-        1_700_000_600,
-        json!({"id": invoice_id, "object": "invoice", "customer": customer,
-        "lines": {"data": [{"period": {"start": 1_700_000_000, "end": 1_702_592_000}}]}}),
-    );
+    let paid = invoice_paid(&invoice_id, &customer);
     assert_eq!(run(&mut client, &paid).await.outcome, Outcome::Applied);
     assert!(!plan_for_tenant(&client, &tenant).await.unwrap().delinquent);
     let periods: i64 = client
@@ -157,13 +162,7 @@ async fn fifty_concurrent_deliveries_of_one_event_apply_once() {
     let (tenant, customer) = (unique("t"), unique("cus"));
     link(&mut client, &tenant, &customer).await;
     let invoice_id = unique("in");
-    let paid = event(
-        &unique("evt"),
-        "invoice.paid",
-        1_700_000_600,
-        json!({"id": invoice_id, "object": "invoice", "customer": customer,
-        "lines": {"data": [{"period": {"start": 1_700_000_000, "end": 1_702_592_000}}]}}),
-    );
+    let paid = invoice_paid(&invoice_id, &customer);
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let paid = paid.clone();

@@ -4,7 +4,7 @@
 //! (Redis REST, LLM providers, JWKS, revalidate) passes `outbound_url` — the allowlist in
 //! `OUTBOUND_ALLOWLIST` — before any client is built for it.
 //!
-//! SQL goes through [`statement`] and [`transaction`]: one pipelined transaction as a tenant
+//! SQL goes through [`statement`]: one pipelined transaction as a tenant
 //! (RLS) or as `service_role`, on a session from the `DB` binding, under one timeout.
 //!
 //! Not for: the clients themselves (`sba-redis`, `sba-pg`).
@@ -14,7 +14,7 @@ use sba_pg::tokio_postgres::types::{ToSql, Type};
 use sba_pg::tokio_postgres::Row;
 use sba_pg::PgError;
 use sba_redis::RedisRest;
-use sba_rls::{Actor, Statement};
+use sba_rls::Actor;
 use serde_json::json;
 use std::time::Duration;
 use worker::Env;
@@ -37,14 +37,6 @@ pub async fn statement(
 ) -> Result<Vec<Row>, PgError> {
     sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
         sba_rls::one_statement(&client, actor, sql, params).await.map_err(PgError::from)
-    })
-    .await
-}
-
-/// Statements as `actor` in ONE transaction, sent as one pipeline; each statement's rows.
-pub async fn transaction(env: &Env, actor: &Actor<'_>, statements: &[Statement<'_>]) -> Result<Vec<Vec<Row>>, PgError> {
-    sba_pg::with_client(env, DB_BINDING, DB_TIMEOUT, |client| async move {
-        sba_rls::in_one_round_trip(&client, actor, statements).await.map_err(PgError::from)
     })
     .await
 }

@@ -93,11 +93,11 @@ pub fn match_pattern(pattern: &'static str, segments: &[&str]) -> Option<Params>
 
 /// Hands the call to the route its path and method pick.
 pub async fn dispatch(call: Call, routes: &'static [Route]) -> Result<Response, ApiError> {
-    let segments: Vec<String> = call.path.segments().into_iter().map(str::to_owned).collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let Some((pattern, params)) =
-        routes.iter().find_map(|r| match_pattern(r.pattern, &segments).map(|p| (r.pattern, p)))
-    else {
+    let matched = {
+        let segments = call.path.segments();
+        routes.iter().find_map(|r| match_pattern(r.pattern, &segments).map(|params| (r.pattern, params)))
+    };
+    let Some((pattern, params)) = matched else {
         return Err(call.not_found());
     };
     let allowed: Vec<Method> = routes.iter().filter(|r| r.pattern == pattern).map(|r| r.method.clone()).collect();

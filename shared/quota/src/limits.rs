@@ -103,7 +103,7 @@ pub fn refused_from_memory(
     check: Check<'_>,
     record: impl FnOnce(&'static str),
 ) -> Option<ApiError> {
-    let (limiter, ids) = run_limiter(redis, config, check.tenant, check.tenant_per_minute, check.ip);
+    let (limiter, ids) = run_limiter(redis, config, &check);
     let decision = limiter.blocked(&ids, check.now_ms)?;
     record(decision.outcome());
     let headers = limiter.headers(&decision, check.now_ms);
@@ -120,7 +120,7 @@ pub async fn admit_alongside(
     alongside: &[Cmd],
     record: impl FnOnce(&'static str),
 ) -> (Result<Admission, ApiError>, Option<Vec<RedisValue>>) {
-    let (limiter, ids) = run_limiter(redis, config, check.tenant, check.tenant_per_minute, check.ip);
+    let (limiter, ids) = run_limiter(redis, config, &check);
     let limiter = if check.refresh_cache { limiter.refreshing_cache() } else { limiter };
     let (decision, answers) = limiter.check_alongside(&ids, 1, check.now_ms, alongside).await;
     record(decision.outcome());
@@ -141,17 +141,13 @@ pub async fn refund(
     ip: &str,
     now_ms: u64,
 ) {
-    let (limiter, ids) = run_limiter(redis, config, tenant, tenant_per_minute, ip);
+    let check = Check { tenant, tenant_per_minute, ip, now_ms, refresh_cache: false };
+    let (limiter, ids) = run_limiter(redis, config, &check);
     limiter.check(&ids, -1, now_ms).await;
 }
 
-fn run_limiter(
-    redis: RedisRest,
-    config: &LimitConfig,
-    tenant: &str,
-    tenant_per_minute: u64,
-    ip: &str,
-) -> (Limiter, [String; 3]) {
+fn run_limiter(redis: RedisRest, config: &LimitConfig, check: &Check<'_>) -> (Limiter, [String; 3]) {
+    let Check { tenant, tenant_per_minute, ip, .. } = *check;
     let limiter = Limiter::new(
         redis,
         vec![
