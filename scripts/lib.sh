@@ -22,6 +22,19 @@ REDIS_REST_TOKEN="${REDIS_REST_TOKEN:-sba-local-dev-token}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# Warns when the checkout's file system has less than $1 GB free: a first `scripts/test` from
+# a clean clone writes about 4 GB (target/ 2.5, fuzz/target 0.9, node_modules 0.4), and a full
+# disk shows up later as scattered ENOSPC failures that do not say what went wrong.
+warn_low_disk() {
+  local need_gb="$1" free_kb
+  free_kb="$(df -Pk "$ROOT" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+  [[ -n "$free_kb" ]] || return 0
+  if ((free_kb < need_gb * 1024 * 1024)); then
+    printf '\033[1;33m==> warning: %s GB free on the file system of %s; a first run needs about %s GB (cargo clean or delete old clones)\033[0m\n' \
+      "$((free_kb / 1024 / 1024))" "$ROOT" "$need_gb" >&2
+  fi
+}
+
 # A TCP port nobody listens on right now (the kernel picks it).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
