@@ -380,6 +380,33 @@ describe("a run outlives its client connection", () => {
   });
 });
 
+/** POSTs a run to `target` (a bundle with its own settings) and reads it to its first text. */
+async function startOn(target, tenant, runId, threadId) {
+  const controller = new AbortController();
+  const res = await target.fetch("/agent/run", {
+    method: "POST",
+    signal: controller.signal,
+    headers: { ...auth(tenant), "content-type": "application/json", accept: "text/event-stream" },
+    body: runBody(runId, threadId),
+  });
+  assert.equal(res.status, 200);
+  const first = new SseStream(res, "first connection");
+  const lastSeen = await first.until(isContent);
+  return { first, lastSeen, leave: () => controller.abort() };
+}
+
+/** The frames after `lastSeen`, resumed from `target` and read to the run's end. */
+async function resumeToEnd(target, tenant, runId, lastSeen, timeoutMs) {
+  const resumed = await target.fetch(`/agent/runs/${runId}/events`, {
+    signal: AbortSignal.timeout(timeoutMs + 10_000),
+    headers: { ...auth(tenant), accept: "text/event-stream", "last-event-id": lastSeen.id },
+  });
+  assert.equal(resumed.status, 200);
+  const rest = new SseStream(resumed, "resume");
+  await rest.toEnd(timeoutMs);
+  return rest.frames();
+}
+
 describe("a run that cannot finish still ends with exactly one terminal event", () => {
   test("still going RUN_DETACHED_LIMIT_MS after its client left → RUN_ERROR run_abandoned, upstream dropped, audited as aborted", { timeout: 60_000 }, async () => {
     const short = await startBundle({
@@ -389,26 +416,10 @@ describe("a run that cannot finish still ends with exactly one terminal event", 
       script = () => ({ chunks: paced(textChunks("slow ".repeat(40), { pieces: 40 }), 250) }); // 10 s of text
       const [tenant, runId, threadId] = [uid("t"), uid("run"), uid("thread")];
       const abortedBefore = llm.aborted;
-      const controller = new AbortController();
-      const res = await short.fetch("/agent/run", {
-        method: "POST",
-        signal: controller.signal,
-        headers: { ...auth(tenant), "content-type": "application/json", accept: "text/event-stream" },
-        body: runBody(runId, threadId),
-      });
-      assert.equal(res.status, 200);
-      const first = new SseStream(res, "first connection");
-      const lastSeen = await first.until(isContent);
-      controller.abort();
+      const { lastSeen, leave } = await startOn(short, tenant, runId, threadId);
+      leave();
       const left = Date.now();
-      const resumed = await short.fetch(`/agent/runs/${runId}/events`, {
-        signal: AbortSignal.timeout(30_000),
-        headers: { ...auth(tenant), accept: "text/event-stream", "last-event-id": lastSeen.id },
-      });
-      assert.equal(resumed.status, 200);
-      const rest = new SseStream(resumed, "resume");
-      await rest.toEnd(20_000);
-      const frames = rest.frames();
+      const frames = await resumeToEnd(short, tenant, runId, lastSeen, 20_000);
       frames.forEach((f, i) => assert.equal(f.seq, lastSeen.seq + 1 + i, `in sequence: ${summary(frames)}`));
       const terminals = frames.filter((f) => TERMINAL.has(f.type));
       assert.equal(terminals.length, 1, summary(frames));
@@ -426,6 +437,48 @@ describe("a run that cannot finish still ends with exactly one terminal event", 
       assert.equal(status, "aborted");
     } finally {
       await short.dispose();
+    }
+  });
+
+  test("a client that leaves a quiet run is noticed at the runtime's first write (request.signal), not a heartbeat later", { timeout: 60_000 }, async () => {
+    // The model sends one piece, then is silent. The local runtime learns that a client left
+    // only when it writes to the connection: here the heartbeat after the client's abort
+    // (HEARTBEAT after it). At that write the request's abort signal fires; the response
+    // body is dropped (what the run saw before) only at the write after that, a heartbeat
+    // later — and Cloudflare's 30 s of waitUntil grace start at the first.
+    const HEARTBEAT = 6000;
+    const DETACHED = 1500;
+    const quiet = await startBundle({
+      overrides: {
+        agent: {
+          bindings: {
+            LLM_BASE_URLS: llm.url, LLM_MODEL: "scripted", SSE_HEARTBEAT_MS: String(HEARTBEAT),
+            LLM_IDLE_TIMEOUT_MS: "60000", RUN_DETACHED_LIMIT_MS: String(DETACHED),
+          },
+        },
+      },
+    });
+    try {
+      script = () => ({ chunks: paced(textChunks("first then silence", { pieces: 2 }), 0, { 1: 50_000 }) });
+      const [tenant, runId, threadId] = [uid("t"), uid("run"), uid("thread")];
+      const abortedBefore = llm.aborted;
+      const { first, lastSeen, leave } = await startOn(quiet, tenant, runId, threadId);
+      await first.until((item) => item.kind === "ping", HEARTBEAT + 5000); // the next ping is a heartbeat away
+      leave();
+      const left = Date.now();
+      const deadline = left + 3 * HEARTBEAT;
+      while (llm.aborted === abortedBefore && Date.now() < deadline) await sleep(50);
+      const droppedMs = Date.now() - left;
+      assert.ok(llm.aborted > abortedBefore, "the model's stream was dropped with the run");
+      // Noticed at the next write (one heartbeat), then the detached limit and the watcher's
+      // 2 s tick: under HEARTBEAT + DETACHED + 2 s (+1 s of slack). Noticed only when the
+      // body is dropped, it would be one heartbeat later than that.
+      assert.ok(droppedMs < HEARTBEAT + DETACHED + 3000, `dropped ${droppedMs} ms after the client left`);
+      const frames = await resumeToEnd(quiet, tenant, runId, lastSeen, 10_000);
+      assert.equal(frames.filter((f) => TERMINAL.has(f.type)).length, 1, summary(frames));
+      assert.equal(frames.at(-1).data.code, "run_abandoned", summary(frames));
+    } finally {
+      await quiet.dispose();
     }
   });
 

@@ -68,6 +68,12 @@ function wranglerField(tomlPath, field) {
   return match[1];
 }
 
+/** A wrangler.toml's `compatibility_flags = ["…", …]` (one line), or none. */
+function wranglerFlags(tomlPath) {
+  const match = readFileSync(tomlPath, "utf8").match(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m);
+  return match ? [...match[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [];
+}
+
 // What each function's wrangler.toml binds beyond the common set (kept in step by hand:
 // Miniflare does not read wrangler.toml).
 const EXTRA = {
@@ -104,6 +110,7 @@ function functionWorker(name, stack, overrides = {}) {
     modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: wranglerField(toml, "compatibility_date"),
+    compatibilityFlags: wranglerFlags(toml),
     bindings: {
       REDIS_REST_URL: stack.redisRestUrl,
       REDIS_REST_TOKEN: stack.redisRestToken,

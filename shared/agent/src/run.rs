@@ -123,6 +123,7 @@ pub async fn handle_run(
     // and carries the tokens.
     let stream_end = call.ctx.streams_until_end();
     let request_ctx = call.ctx.clone();
+    let client_signal = call.req.inner().signal();
     // The run is driven by waitUntil, not by the response body: a client that disconnects
     // leaves it running, writing every event to the log until its terminal one.
     let driver = async move {
@@ -130,7 +131,8 @@ pub async fn handle_run(
         let started = orchestrator::now_ms();
         let mut emitter = Emitter::new(run.input.run_id.clone(), tx, log.clone());
         let ended_early = {
-            let watch = pin!(watch_run(log.clone(), ClientWatch(emitter.sender()), detached_limit));
+            let client = ClientWatch { events: emitter.sender(), request: client_signal };
+            let watch = pin!(watch_run(log.clone(), client, detached_limit));
             let deadline = pin!(sba_http::sleep(run_deadline));
             let orchestrated = pin!(orchestrator::run(run, &mut emitter, &mut trail));
             match future::select(orchestrated, future::select(watch, deadline)).await {
@@ -217,9 +219,25 @@ fn millis_setting(call: &Call, name: &str, default: Duration) -> Duration {
         .map_or(default, Duration::from_millis)
 }
 
-/// What the watcher needs to know about the emitter without borrowing it: whether the client
-/// is gone (the sender's closed flag is shared by its clones).
-struct ClientWatch(mpsc::UnboundedSender<String>);
+/// How the watcher tells that the client is gone, without borrowing the emitter.
+struct ClientWatch {
+    /// Closed once the runtime dropped the response body, which it does when a write to the
+    /// dead connection fails: the second write after the client left. The sender's closed
+    /// flag is shared by its clones.
+    events: mpsc::UnboundedSender<String>,
+    /// The incoming request's signal (workerd's `enable_request_signal` compatibility flag),
+    /// aborted as soon as the runtime knows the client left — at the latest at its first
+    /// write after that — which is also when the platform's 30 s of `waitUntil` grace
+    /// start. Going by the closed body alone, a quiet run noticed a heartbeat later and
+    /// could be killed before it wrote its end, its audit row and its charge.
+    request: worker::worker_sys::web_sys::AbortSignal,
+}
+
+impl ClientWatch {
+    fn gone(&self) -> bool {
+        self.events.is_closed() || self.request.aborted()
+    }
+}
 
 /// Keeps the run's lease while it lives; resolves only when the client has been gone for
 /// `detached_limit` (then the run is cut short). Never resolves while the client is there.
@@ -233,7 +251,7 @@ async fn watch_run(log: RunLog, client: ClientWatch, detached_limit: Duration) {
     loop {
         sba_http::sleep(WATCH_EVERY).await;
         let now = orchestrator::now_ms();
-        if client.0.is_closed() {
+        if client.gone() {
             let since = *gone_since.get_or_insert(now);
             if now - since >= detached_limit.as_millis() as f64 {
                 return;
