@@ -61,9 +61,23 @@ describe("documents", () => {
     assert.deepEqual(body.tags, ["billing"]);
     assert.deepEqual(body.source, GUIDE.source);
     assert.equal(body.version, 1);
+    assert.equal(body.language, "english");
+
+    // The chunks as search sees them: in order, each the stored text at its offsets.
+    const chunked = await t.get(`/kb/documents/${doc.id}/chunks`);
+    assert.equal(chunked.status, 200);
+    const { chunks, documentId, version } = await chunked.json();
+    assert.deepEqual([documentId, version, chunks.length], [doc.id, 1, body.chunks]);
+    const text = [...body.content];
+    chunks.forEach((c, i) => {
+      assert.equal(c.ordinal, i);
+      assert.equal(text.slice(c.startOffset, c.endOffset).join("").trim(), c.content.trim());
+    });
+    assert.ok(chunks.some((c) => /gift cards/i.test(c.content)));
 
     assert.equal((await t.del(`/kb/documents/${doc.id}`)).status, 200);
     assert.equal((await t.get(`/kb/documents/${doc.id}`)).status, 404);
+    assert.equal((await t.get(`/kb/documents/${doc.id}/chunks`)).status, 404);
     assert.equal((await t.get("/kb/search?q=gift%20cards")).status, 200);
   });
 
@@ -155,6 +169,7 @@ describe("isolation", () => {
     const [a, b] = [api(tenant()), api(tenant())];
     const doc = await (await a.post("/kb/documents", { ...GUIDE, externalId: "shared-id" })).json();
     assert.equal((await b.get(`/kb/documents/${doc.id}`)).status, 404, "404, never 403");
+    assert.equal((await b.get(`/kb/documents/${doc.id}/chunks`)).status, 404, "nor its chunks");
     assert.equal((await (await b.get("/kb/search?q=refund")).json()).hits.length, 0);
     assert.equal((await b.del(`/kb/documents/${doc.id}`)).status, 404);
     const theirs = await (await b.post("/kb/documents", { ...GUIDE, externalId: "shared-id", content: "B's text" })).json();

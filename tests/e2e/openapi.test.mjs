@@ -193,7 +193,7 @@ describe("the document", () => {
     assert.equal(typeof SPEC.info?.version, "string");
     const expected = ["/openapi.json"];
     for (const mount of ["/agent", "/ratelimited-agent"]) expected.push(`${mount}/healthz`, `${mount}/readyz`, `${mount}/run`, `${mount}/runs/{runId}/events`);
-    expected.push("/kb/healthz", "/kb/readyz", "/kb/documents", "/kb/documents:batch", "/kb/documents/{id}", "/kb/search", "/kb/settings");
+    expected.push("/kb/healthz", "/kb/readyz", "/kb/documents", "/kb/documents:batch", "/kb/documents/{id}", "/kb/documents/{id}/chunks", "/kb/search", "/kb/settings");
     expected.push("/webhooks/healthz", "/webhooks/readyz", "/webhooks/stripe", "/webhooks/basehub");
     for (const mount of MOUNTS) expected.push(`${mount}/openapi.json`);
     assert.deepEqual(Object.keys(SPEC.paths).sort(), expected.sort());
@@ -314,6 +314,8 @@ describe("kb", () => {
     assert.equal(again.change, "unchanged");
     const got = await conform(await send(`/kb/documents/${created.id}`, { headers: auth(tenant) }), "GET", "/kb/documents/{id}");
     assert.equal(got.title, GUIDE.title);
+    const chunks = await conform(await send(`/kb/documents/${created.id}/chunks`, { headers: auth(tenant) }), "GET", "/kb/documents/{id}/chunks");
+    assert.equal(chunks.chunks.length, got.chunks);
     const found = await conform(await send("/kb/search?q=refunds&limit=5", { headers: auth(tenant) }), "GET", "/kb/search");
     assert.ok(found.hits.length >= 1);
     const deleted = await conform(await send(`/kb/documents/${created.id}`, { method: "DELETE", headers: auth(tenant) }), "DELETE", "/kb/documents/{id}");
@@ -321,6 +323,8 @@ describe("kb", () => {
     await conform(await send(`/kb/documents/${created.id}`, { method: "DELETE", headers: auth(tenant) }), "DELETE", "/kb/documents/{id}");
     await conform(await send(`/kb/documents/${created.id}`, { headers: auth(tenant) }), "GET", "/kb/documents/{id}");
     await conform(await send("/kb/documents/not-a-uuid", { headers: auth(tenant) }), "GET", "/kb/documents/{id}");
+    await conform(await send(`/kb/documents/${created.id}/chunks`, { headers: auth(tenant) }), "GET", "/kb/documents/{id}/chunks");
+    await conform(await send("/kb/documents/not-a-uuid/chunks", { headers: auth(tenant) }), "GET", "/kb/documents/{id}/chunks");
   });
 
   test("batch: 201, 200 when nothing new, 422 naming every bad item", async () => {

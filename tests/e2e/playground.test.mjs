@@ -202,6 +202,11 @@ describe("the playground in Chromium", () => {
     await page.click("#documents li button.view");
     await waitText(page, "#document-content", /Refunds are issued within five business days/);
     assert.match(await page.textContent("#document-facts"), /^markdown · \d+ chunks? · version 1/);
+    const chunkCount = Number((await page.textContent("#document-facts")).match(/(\d+) chunks?/)[1]);
+    assert.equal(await page.locator("#document-chunks li").count(), chunkCount, "one item per chunk");
+    assert.match(await page.textContent("#document-chunks li:first-child .where"), /^chunk 0 · Returns/);
+    assert.match(await page.textContent("#document-chunks"), /Exchanges are free for thirty days/);
+    assert.equal(await page.locator("#document-chunks img").count(), 0, "chunk text stays text");
 
     await page.fill("#search-q", "refunds");
     await page.press("#search-q", "Enter");

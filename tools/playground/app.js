@@ -565,10 +565,19 @@ async function upload(file) {
 }
 
 async function viewDocument(id) {
-  const doc = await api(`/kb/documents/${encodeURIComponent(id)}`);
+  const [doc, chunked] = await Promise.all([
+    api(`/kb/documents/${encodeURIComponent(id)}`),
+    api(`/kb/documents/${encodeURIComponent(id)}/chunks`),
+  ]);
   $("document-title").textContent = doc.title;
   $("document-facts").textContent = `${doc.contentType} · ${doc.chunks} chunk${doc.chunks === 1 ? "" : "s"} · version ${doc.version} · sha256 ${doc.contentSha256.slice(0, 12)}… · the text as stored (what was chunked)`;
   $("document-content").textContent = doc.content;
+  $("document-chunks").replaceChildren(
+    ...chunked.chunks.map((c) => {
+      const where = [`chunk ${c.ordinal}`, ...(c.headingPath.length ? [c.headingPath.join(" › ")] : []), `characters ${c.startOffset}–${c.endOffset}`].join(" · ");
+      return el("li", {}, el("div", { class: "where", text: where }), el("pre", { text: c.content }));
+    }),
+  );
   $("document-view").hidden = false;
   const known = state.documents.find((d) => d.id === id);
   if (known) {

@@ -70,6 +70,17 @@ pub async fn get(call: Call, params: Params) -> Result<Response, ApiError> {
     }
 }
 
+/// The chunks search and the agent see, in order, with their offsets in the stored text.
+pub async fn chunks(call: Call, params: Params) -> Result<Response, ApiError> {
+    let tenant = sba_extract::tenant(&call).await?;
+    let id = document_id(params.get("id"))?;
+    let rows = tenant_tx::statement(&call, &tenant, store::CHUNKS, &[(&id, Type::UUID)]).await?;
+    match store::chunks_from_rows(id, &rows).map_err(PgError::from)? {
+        Some(chunks) => json(200, &json!(chunks)),
+        None => Err(document_not_found()),
+    }
+}
+
 pub async fn delete(call: Call, params: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     let id = document_id(params.get("id"))?;

@@ -22,6 +22,7 @@ const ROUTES: &[Route] = routes![
     POST "/documents" => handlers::create,
     POST "/documents:batch" => handlers::create_batch,
     GET "/documents/{id}" => handlers::get,
+    GET "/documents/{id}/chunks" => handlers::chunks,
     DELETE "/documents/{id}" => handlers::delete,
     GET "/search" => handlers::search,
     GET "/settings" => handlers::get_settings,

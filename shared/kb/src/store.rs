@@ -147,6 +147,9 @@ pub struct Document {
     pub content_sha256: String,
     pub version: i32,
     pub chunks: i32,
+    /// The text search configuration its chunks are stemmed in (`english`, `indonesian`,
+    /// `simple`): given at ingest, detected, or the tenant's default.
+    pub language: String,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -156,7 +159,7 @@ pub struct Document {
 pub const GET: &str = concat!(
     "select id, external_id, title, content, content_type, source, tags, metadata, content_sha256, version, chunk_count, ",
     r#"to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), "#,
-    r#"to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') "#,
+    r#"to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), language "#,
     "from kb_documents where id = $1"
 );
 
@@ -180,7 +183,59 @@ pub fn document_from_rows(rows: &[Row]) -> Result<Option<Document>, Error> {
         chunks: r.try_get(10)?,
         created_at: r.try_get(11)?,
         updated_at: r.try_get(12)?,
+        language: r.try_get(13)?,
     }))
+}
+
+/// A document's chunks as search and the agent see them, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentChunks {
+    pub document_id: Uuid,
+    pub version: i32,
+    pub language: String,
+    pub chunks: Vec<StoredChunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredChunk {
+    /// Its place in the document (0, 1, …): `chunk` in search hits and `sba.sources`.
+    pub ordinal: i32,
+    pub heading_path: Vec<String>,
+    /// Character offsets (Unicode scalar values) in the document's `content`.
+    pub start_offset: i32,
+    pub end_offset: i32,
+    pub content: String,
+}
+
+/// A document's chunks (parameter: the id, UUID): one row per chunk, each with the
+/// document's version and language; no row when the document is not the tenant's (or not
+/// there). Read the rows with [`chunks_from_rows`].
+pub const CHUNKS: &str =
+    "select d.version, d.language, c.ordinal, c.heading_path, c.start_offset, c.end_offset, c.content
+ from kb_documents d left join kb_chunks c on c.document_id = d.id
+ where d.id = $1 order by c.ordinal";
+
+pub async fn chunks<C: GenericClient>(client: &C, id: Uuid) -> Result<Option<DocumentChunks>, Error> {
+    chunks_from_rows(id, &client.query_typed(CHUNKS, &[(&id, Type::UUID)]).await?)
+}
+
+pub fn chunks_from_rows(document_id: Uuid, rows: &[Row]) -> Result<Option<DocumentChunks>, Error> {
+    let Some(first) = rows.first() else { return Ok(None) };
+    let mut chunks = Vec::with_capacity(rows.len());
+    for r in rows {
+        // The left join's one row of a document without chunks has no ordinal.
+        let Some(ordinal) = r.try_get::<_, Option<i32>>(2)? else { continue };
+        chunks.push(StoredChunk {
+            ordinal,
+            heading_path: r.try_get(3)?,
+            start_offset: r.try_get(4)?,
+            end_offset: r.try_get(5)?,
+            content: r.try_get(6)?,
+        });
+    }
+    Ok(Some(DocumentChunks { document_id, version: first.try_get(0)?, language: first.try_get(1)?, chunks }))
 }
 
 /// Deletes a document and (by cascade) its chunks (parameter: the id, UUID); answers a row

@@ -58,6 +58,46 @@ async fn ingest_get_search_delete_round_trip() {
 }
 
 #[tokio::test]
+async fn chunks_cover_the_stored_text_in_order_for_their_tenant_only() {
+    if sba_testkit::without_stack() {
+        return;
+    }
+    let mut client = postgres().await;
+    let (owner, other) = (tenant(), tenant());
+    let sections: String = (1..=12)
+        .map(|i| {
+            format!(
+                "## Section {i}\n\n{}\n\n",
+                format!("Paragraph {i} explains step {i} of the process in detail. ").repeat(20)
+            )
+        })
+        .collect();
+    let input =
+        doc(json!({"title": "Manual", "content": format!("# Manual\n\n{sections}"), "contentType": "markdown"}));
+    let prepared = prepare(&input);
+    let tx = begin_as_tenant(&mut client, &json!({}), &owner).await.unwrap();
+    let stored = store::ingest(&tx, &input, &prepared).await.unwrap();
+    let doc = store::get(&tx, stored.id).await.unwrap().unwrap();
+    let got = store::chunks(&tx, stored.id).await.unwrap().expect("the owner sees its chunks");
+    tx.commit().await.unwrap();
+
+    assert!(got.chunks.len() > 1, "a long manual is several chunks");
+    assert_eq!(got.chunks.len(), doc.chunks as usize);
+    assert_eq!((got.document_id, got.version, got.language.as_str()), (stored.id, stored.version, "english"));
+    let text: Vec<char> = doc.content.chars().collect();
+    for (i, chunk) in got.chunks.iter().enumerate() {
+        assert_eq!(chunk.ordinal, i as i32, "in order");
+        let span: String = text[chunk.start_offset as usize..chunk.end_offset as usize].iter().collect();
+        assert_eq!(span.trim(), chunk.content.trim(), "chunk {i} is the stored text at its offsets");
+        assert_eq!(chunk.heading_path.first().map(String::as_str), Some("Manual"));
+    }
+
+    let tx = begin_as_tenant(&mut client, &json!({}), &other).await.unwrap();
+    assert!(store::chunks(&tx, stored.id).await.unwrap().is_none(), "RLS: another tenant sees no document");
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
 async fn another_tenant_sees_nothing() {
     if sba_testkit::without_stack() {
         return;
