@@ -267,6 +267,12 @@ describe("health, readiness and routing", () => {
       const own = await conform(await send(`${mount}/openapi.json`), "GET", `${mount}/openapi.json`);
       assert.deepEqual(own, split(SPEC, name, mount), "what it serves is the cut of the whole document");
       assert.ok(Object.keys(own.paths).length >= 3 && Object.keys(own.paths).every((p) => p.startsWith(mount)), "its own operations only");
+      // Its first server is wherever the document came from, so a client generated from it
+      // calls the function's own hostname, not the dev origin.
+      const docUrl = new URL(`${mount}/openapi.json`, bundle.url);
+      const server = new URL(own.servers[0].url, docUrl);
+      assert.equal(server.origin, docUrl.origin);
+      assert.equal((await fetch(new URL(`${mount}/healthz`.slice(1), server))).status, 200, "a documented path on the first server");
       // The committed cut (what the Wasm embeds) is the current one.
       assert.equal(readFileSync(outputPath(name), "utf8"), render(split(SPEC, name, mount)), `openapi/functions/${name}.json is stale: node tools/openapi-split/split.mjs`);
     });

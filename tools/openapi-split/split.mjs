@@ -42,7 +42,9 @@ export function split(spec, name, mount) {
   return {
     openapi: spec.openapi,
     info: { ...spec.info, title: `${spec.info.title}: ${name}`, description: `The operations of the \`${name}\` function (mounted at \`${mount}\`), cut from the whole document (\`/openapi.json\` on the dev origin).` },
-    servers: spec.servers,
+    // First the host the document was fetched from: a function deployed on its own hostname
+    // serves this at /openapi.json and answers its paths there, with or without the mount.
+    servers: [{ url: "/", description: "the host serving this document (the function's own hostname in production)" }, ...spec.servers],
     tags: (spec.tags ?? []).filter((t) => tags.has(t.name)),
     ...(spec.security ? { security: spec.security } : {}),
     paths,
