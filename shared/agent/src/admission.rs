@@ -7,7 +7,9 @@
 //!   by ONE request of the isolate; concurrent first requests wait for that load (polling
 //!   the isolate's memory on their own timers, so no request awaits another's I/O) instead
 //!   of sending N identical queries. A failed load fails its waiters too (503), so an outage
-//!   costs one connection attempt, not one per request.
+//!   costs one connection attempt, not one per request. The loader's session then charges
+//!   its own run too: a tenant's first run after the plan cache's minute logs in to
+//!   Postgres once, not twice.
 //! - **Refunds never feed a storm.** An admitted run that then fails on our side (the database
 //!   down) gets its limiter units back, so our outage does not spend the client's budget —
 //!   but only for the first such failure in an outage: while the store keeps failing
@@ -20,6 +22,7 @@ use sba_billing::TenantPlan;
 use sba_config::DB_BINDING;
 use sba_extract::sba_tenant::TenantContext;
 use sba_http::{ApiError, Call, RequestContext};
+use sba_pg::tokio_postgres::Client;
 use sba_pg::PgError;
 use sba_quota::limits::{admit_alongside, refused_from_memory, Check};
 use sba_quota::{charge_params, charged, load_plan, plan_from_cache, refund, Admission, LimitConfig, CHARGE_RUN};
@@ -155,17 +158,53 @@ async fn admit_and_charge(
 ) -> Result<Admitted, ApiError> {
     let remembered = remembered_plan(&limits.tenant);
     let trusted = remembered.as_ref().is_some_and(|(_, age_ms)| *age_ms <= PLAN_TRUST_MS);
-    let mut plan = match remembered {
+    let plan = match remembered {
         Some((plan, _)) => plan,
-        None => {
-            let plan = match plan_from_cache(redis, &limits.tenant).await {
-                Some(plan) => plan,
-                None => plan_loaded_once(call, redis, &limits.tenant).await?,
-            };
-            remember_plan(&plan);
-            plan
-        }
+        None => match plan_from_cache(redis, &limits.tenant).await {
+            Some(plan) => remembered_now(plan),
+            None => match plan_load_turn(&limits.tenant).await? {
+                PlanLoadTurn::Loaded(plan) => remembered_now(plan),
+                PlanLoadTurn::Mine(mut turn) => {
+                    // This request loads the plan, and its session then charges the run: one
+                    // Postgres login for both (the first run of a tenant not seen for the
+                    // cache's minute would otherwise open two).
+                    let session = |client: Client| async move {
+                        let loaded = load_plan(redis, &client, &limits.tenant).await;
+                        turn.plan = loaded.as_ref().ok().cloned();
+                        drop(turn); // the requests waiting for the plan go on now
+                        let plan = loaded.map_err(PgError::from)?;
+                        remember_plan(&plan);
+                        decide_and_charge(redis, limits, claim, progress, plan, false, Charger::Session(&client)).await
+                    };
+                    return sba_pg::with_client(&call.env, DB_BINDING, sba_config::DB_TIMEOUT, session).await;
+                }
+            },
+        },
     };
+    decide_and_charge(redis, limits, claim, progress, plan, trusted, Charger::Connect(&call.env)).await
+}
+
+fn remembered_now(plan: TenantPlan) -> TenantPlan {
+    remember_plan(&plan);
+    plan
+}
+
+/// Where the run's charge goes: the session admission already holds, or a new one.
+enum Charger<'a> {
+    Session(&'a Client),
+    Connect(&'a worker::Env),
+}
+
+/// The limits under `plan` (checked against the plan Redis holds now), then the charge.
+async fn decide_and_charge(
+    redis: &RedisRest,
+    limits: &Limits,
+    claim: &RunClaim,
+    progress: &mut Progress,
+    mut plan: TenantPlan,
+    trusted: bool,
+    charger: Charger<'_>,
+) -> Result<Admitted, ApiError> {
     payment_check(&plan)?;
     // One request: the limiter's script, the plan as Redis has it now, the run's claim.
     let alongside =
@@ -198,9 +237,13 @@ async fn admit_and_charge(
     // The charge is one pipelined statement: one round trip once connected.
     let (tenant, runs, tokens) =
         (limits.tenant.as_str(), i64::from(plan.agent_runs_per_period), plan.llm_tokens_per_period);
-    let rows =
-        sba_config::statement(&call.env, &sba_rls::Actor::Service, CHARGE_RUN, &charge_params(&tenant, &runs, &tokens))
-            .await?;
+    let params = charge_params(&tenant, &runs, &tokens);
+    let rows = match charger {
+        Charger::Session(client) => sba_rls::one_statement(client, &sba_rls::Actor::Service, CHARGE_RUN, &params)
+            .await
+            .map_err(PgError::from)?,
+        Charger::Connect(env) => sba_config::statement(env, &sba_rls::Actor::Service, CHARGE_RUN, &params).await?,
+    };
     match charged(&rows) {
         Ok(()) => Ok(Admitted { headers, claim: claimed }),
         Err(e) => Err(e.into_api_error((limits.now_ms / 1000) as i64).map_err(PgError::from)?),
@@ -266,9 +309,31 @@ enum PlanLoad {
 
 thread_local!(static PLAN_LOADS: RefCell<HashMap<String, PlanLoad>> = RefCell::new(HashMap::new()));
 
-/// The tenant's plan from Postgres (then cached in Redis), loaded by one request of the
-/// isolate at a time; the others wait for its result.
-async fn plan_loaded_once(call: &Call, redis: &RedisRest, tenant: &str) -> Result<TenantPlan, ApiError> {
+/// A tenant's plan, not cached anywhere: loaded by one request of the isolate at a time.
+enum PlanLoadTurn {
+    /// Another request loaded it while this one waited.
+    Loaded(TenantPlan),
+    /// This request loads it.
+    Mine(LoadTurn),
+}
+
+/// One request's turn to load a tenant's plan. When it ends — loaded, failed, or dropped
+/// because its session never came (a timeout) — the requests waiting for it learn the
+/// outcome (`plan`, `None` meaning failed).
+struct LoadTurn {
+    tenant: String,
+    plan: Option<TenantPlan>,
+}
+
+impl Drop for LoadTurn {
+    fn drop(&mut self) {
+        let done = PlanLoad::Done { at_ms: js_sys::Date::now(), plan: self.plan.take() };
+        PLAN_LOADS.with_borrow_mut(|loads| loads.insert(std::mem::take(&mut self.tenant), done));
+    }
+}
+
+/// Waits while another request of the isolate loads the tenant's plan, or takes the turn.
+async fn plan_load_turn(tenant: &str) -> Result<PlanLoadTurn, ApiError> {
     let started = js_sys::Date::now();
     let mut pause = 2u64;
     loop {
@@ -282,8 +347,8 @@ async fn plan_loaded_once(call: &Call, redis: &RedisRest, tenant: &str) -> Resul
             seen
         });
         match seen {
-            None => break,
-            Some(PlanLoad::Done { plan: Some(plan), .. }) => return Ok(plan),
+            None => return Ok(PlanLoadTurn::Mine(LoadTurn { tenant: tenant.to_owned(), plan: None })),
+            Some(PlanLoad::Done { plan: Some(plan), .. }) => return Ok(PlanLoadTurn::Loaded(plan)),
             Some(PlanLoad::Done { plan: None, .. }) => return Err(plan_unavailable()),
             Some(PlanLoad::Loading) if now - started > (sba_config::DB_TIMEOUT.as_millis() + 1_000) as f64 => {
                 return Err(plan_unavailable())
@@ -294,15 +359,6 @@ async fn plan_loaded_once(call: &Call, redis: &RedisRest, tenant: &str) -> Resul
             }
         }
     }
-    // This request loads; whatever happens, the waiters learn the outcome.
-    let loaded = sba_pg::with_client(&call.env, DB_BINDING, sba_config::DB_TIMEOUT, |client| async move {
-        load_plan(redis, &client, tenant).await.map_err(PgError::from)
-    })
-    .await;
-    let plan = loaded.as_ref().ok().cloned();
-    PLAN_LOADS
-        .with_borrow_mut(|loads| loads.insert(tenant.to_owned(), PlanLoad::Done { at_ms: js_sys::Date::now(), plan }));
-    loaded.map_err(ApiError::from)
 }
 
 fn plan_unavailable() -> ApiError {
