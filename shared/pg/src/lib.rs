@@ -65,6 +65,25 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    // The session itself is one non-generic function: every caller's `work` would otherwise
+    // get its own copy of the connect, login and close code in the Wasm.
+    let mut outcome: Option<Result<T, E>> = None;
+    let slot = &mut outcome;
+    let work: Work<'_> = Box::new(move |client| Box::pin(async move { *slot = Some(work(client).await) }));
+    let session = session(env, binding, timeout, work).await;
+    match (outcome, session) {
+        // `work`'s own error comes first, as if the session had ended with it.
+        (Some(Err(e)), _) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+        (Some(Ok(value)), Ok(())) => Ok(value),
+        (None, Ok(())) => Err(PgError::Timeout.into()),
+    }
+}
+
+/// A caller's work on the client, its result kept by the caller.
+type Work<'a> = Box<dyn FnOnce(Client) -> futures_util::future::LocalBoxFuture<'a, ()> + 'a>;
+
+async fn session(env: &Env, binding: &str, timeout: Duration, work: Work<'_>) -> Result<(), PgError> {
     let hyperdrive = env.hyperdrive(binding).map_err(|e| PgError::Config(e.to_string()))?;
     let config: Config =
         hyperdrive.connection_string().parse().map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
@@ -72,7 +91,7 @@ where
     // once the session is ours (a burst of thousands queues here instead of failing), and the
     // wait has its own, longer bound.
     let Some(slot) = sba_sleep::within(SLOT_WAIT, Slot::taken()).await else {
-        return Err(PgError::Timeout.into());
+        return Err(PgError::Timeout);
     };
     let session = async {
         let _slot = slot;
@@ -83,17 +102,15 @@ where
         let (client, connection) = config.connect_raw(socket, PassthroughTls).await.map_err(connect_error)?;
         // `work` owns the client and drops it when done, which lets `connection` send
         // Terminate and finish; joining both means nothing outlives this function.
-        let (result, closed) = future::join(work(client), connection).await;
-        let value = result?;
-        closed.map_err(PgError::Query)?;
-        Ok(value)
+        let ((), closed) = future::join(work(client), connection).await;
+        closed.map_err(PgError::Query)
     };
     // Not worker::Delay: it wakes a stale task when this runs inside a streamed body.
     let deadline = Box::pin(sba_sleep::sleep(timeout));
     futures_util::pin_mut!(session);
     match future::select(session, deadline).await {
         Either::Left((result, _)) => result,
-        Either::Right(_) => Err(PgError::Timeout.into()),
+        Either::Right(_) => Err(PgError::Timeout),
     }
 }
 
