@@ -218,6 +218,47 @@ describe("streams that survive the edge", () => {
     controller.abort();
   });
 
+  test("failover between providers: each gets its own key and model, never another's", async () => {
+    const first = await startLlmDouble(() => ({ status: 503, body: "overloaded" }));
+    const second = await startLlmDouble(() => say("From the second provider."));
+    const bindings = {
+      LLM_BASE_URLS: `${first.url}|model=model-a|key=LLM_KEY_A, ${second.url}|key=LLM_KEY_B|model=model-b`,
+      LLM_KEY_A: "sk-first", LLM_KEY_B: "sk-second", LLM_API_KEY: "",
+    };
+    // (The second host is never called: the configuration is refused first.)
+    const shared = { ...bindings, LLM_BASE_URLS: `${first.url}, ${second.url.replace("127.0.0.1", "localhost")}`, LLM_API_KEY: "sk-shared" };
+    const own = await startBundle({ overrides: { agent: { bindings } } });
+    const leaky = await startBundle({ overrides: { agent: { bindings: shared } } });
+    try {
+      const run = (target) =>
+        target.fetch("/agent/run", {
+          method: "POST",
+          headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, uid("t"))}`, "content-type": "application/json" },
+          body: JSON.stringify({ threadId: uid("th"), runId: uid("run"), messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
+        });
+      const frames = parseFrames(await (await run(own)).text());
+      assert.equal(frames.at(-1).data.type, "RUN_FINISHED");
+      assert.equal(frames.filter((f) => f.data.type === "TEXT_MESSAGE_CONTENT").map((f) => f.data.delta).join(""), "From the second provider.");
+      assert.deepEqual([first.headers[0].authorization, first.requests[0].model], ["Bearer sk-first", "model-a"]);
+      assert.deepEqual([second.headers[0].authorization, second.requests[0].model], ["Bearer sk-second", "model-b"]);
+
+      // One shared key for two hosts would hand the first vendor's key to the second: refused
+      // as a configuration error before any provider is called.
+      const calls = first.requests.length + second.requests.length;
+      const refused = await run(leaky);
+      assert.equal(refused.status, 503);
+      const { error } = await refused.json();
+      assert.equal(error.code, "not_configured");
+      assert.match(error.message, /LLM_API_KEY would be sent to 2 different hosts \(127\.0\.0\.1, localhost\)/);
+      assert.equal(first.requests.length + second.requests.length, calls, "no provider was called");
+    } finally {
+      await own.dispose();
+      await leaky.dispose();
+      await first.close();
+      await second.close();
+    }
+  });
+
   test("an Anthropic Messages provider: text and a server tool through the same run", async () => {
     const tenant = uid("t");
     const anthropic = await startLlmDouble((body) => {
