@@ -230,10 +230,10 @@ describe("streams that survive the edge", () => {
     const own = await startBundle({ overrides: { agent: { bindings } } });
     const leaky = await startBundle({ overrides: { agent: { bindings: shared } } });
     try {
-      const run = (target) =>
+      const run = (target, tenant = uid("t")) =>
         target.fetch("/agent/run", {
           method: "POST",
-          headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, uid("t"))}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${tenantToken(E2E_JWT_SECRET, tenant)}`, "content-type": "application/json" },
           body: JSON.stringify({ threadId: uid("th"), runId: uid("run"), messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
         });
       const frames = parseFrames(await (await run(own)).text());
@@ -245,12 +245,15 @@ describe("streams that survive the edge", () => {
       // One shared key for two hosts would hand the first vendor's key to the second: refused
       // as a configuration error before any provider is called.
       const calls = first.requests.length + second.requests.length;
-      const refused = await run(leaky);
+      const refusedTenant = uid("t");
+      const refused = await run(leaky, refusedTenant);
       assert.equal(refused.status, 503);
       const { error } = await refused.json();
       assert.equal(error.code, "not_configured");
       assert.match(error.message, /LLM_API_KEY would be sent to 2 different hosts \(127\.0\.0\.1, localhost\)/);
       assert.equal(first.requests.length + second.requests.length, calls, "no provider was called");
+      const { rows } = await db.query("select agent_runs from usage_periods where tenant_id = $1", [refusedTenant]);
+      assert.ok(rows.every((r) => Number(r.agent_runs) === 0), `a refused run is not charged: ${JSON.stringify(rows)}`);
     } finally {
       await own.dispose();
       await leaky.dispose();

@@ -36,14 +36,16 @@ pub const ROUTES: &[Route] = routes![
 ];
 
 /// `POST /run`: who (the verified token), whether (refused from memory if blocked a moment
-/// ago, before anything is read; a malformed request before it costs a limit unit or a run),
-/// admitted (plan, limits, quotas), then the run's stream.
+/// ago, before anything is read; a malformed request or a misconfigured model provider
+/// before it costs a limit unit or a run), admitted (plan, limits, quotas), then the run's
+/// stream.
 async fn run(mut call: Call, _: Params) -> Result<Response, ApiError> {
     let tenant = sba_extract::tenant(&call).await?;
     refuse_if_blocked(&mut call, &tenant).await?;
     let input = read_input(&mut call).await?;
+    let providers = config::providers(&call.env, call.ctx.trace_headers())?;
     let admitted = admit_run(&call, &tenant, &input).await?;
-    handle_run(call, tenant, input, Some(admitted)).await
+    handle_run(call, tenant, input, providers, Some(admitted)).await
 }
 
 /// `GET /runs/{runId}/events`: the run's events after `Last-Event-ID`.

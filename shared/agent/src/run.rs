@@ -60,6 +60,8 @@ pub async fn read_input(call: &mut Call) -> Result<RunAgentInput, ApiError> {
     sba_extract::json(call, BODY_LIMIT).await
 }
 
+/// `providers`: the models to ask, resolved (and their configuration checked) before
+/// admission, so a misconfigured deployment refuses runs without charging them.
 /// `admitted`: what admission (`crate::admission`) decided. An admitted run was charged to
 /// the tenant's period, and its LLM tokens are added to it when it ends; `None` (a run
 /// nobody admits: tests and tools only) charges nothing.
@@ -67,10 +69,10 @@ pub async fn handle_run(
     call: Call,
     tenant: TenantContext,
     input: RunAgentInput,
+    providers: Vec<sba_llm::Provider>,
     admitted: Option<Admitted>,
 ) -> Result<Response, ApiError> {
     let charged = admitted.is_some();
-    let providers = crate::config::providers(&call.env, call.ctx.trace_headers())?;
     // The run log is on the critical path of a run: allow it more than a limiter decision.
     let redis = sba_config::redis_for(&call)?.with_timeout(RUN_LOG_TIMEOUT);
     let log = RunLog::new(redis.clone(), &tenant.tenant_id, &input.run_id);
