@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { configWith, parseOverrides, writeDevConfigs, ROOT } from "../tools/dev-config/write.mjs";
+import { configWith, optionalSecretsIn, parseOverrides, writeDevConfigs, ROOT } from "../tools/dev-config/write.mjs";
 
 const TOML = `name = "x"\nmain = "build/index.js"\n\n[build]\ncommand = "cd \\"$(git rev-parse --show-toplevel)\\" && scripts/build --if-stale x"\nwatch_dir = ["src", "../../shared"]\n\n[vars]\nA = "1"   # why\nB = "2"\n\n[secrets]\nrequired = ["S"]\n`;
 
@@ -42,5 +42,26 @@ test("every function of the repository gets a config, with the one-function over
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("optional secrets set in the environment join [secrets] required (wrangler dev binds only those)", () => {
+  const env = {
+    LLM_BASE_URLS: "https://api.openai.com/v1|model=m|key=OPENAI_KEY, https://api.anthropic.com|key=ANTHROPIC_KEY",
+    LLM_API_KEY: "sk-shared", OPENAI_KEY: "sk-o", OTEL_EXPORTER_OTLP_HEADERS: "",
+  };
+  // Set and non-empty only: ANTHROPIC_KEY is named but not set, the OTLP headers are empty.
+  assert.deepEqual(optionalSecretsIn(env).sort(), ["LLM_API_KEY", "OPENAI_KEY"]);
+  const out = configWith(TOML, { root: "/repo", fn: "x", vars: {}, secrets: ["LLM_API_KEY", "S"] });
+  assert.match(out, /^required = \["LLM_API_KEY", "S"\]$/m, "added once, before the declared ones");
+  const dir = mkdtempSync(path.join(tmpdir(), "dev-config-"));
+  try {
+    for (const file of writeDevConfigs({ out: dir, overridesText: "", env })) {
+      const text = readFileSync(file, "utf8");
+      assert.match(text, /^required = \["LLM_API_KEY", "OPENAI_KEY", /m, file);
+      assert.ok(!text.includes("sk-shared") && !text.includes("sk-o"), "names only, never values");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

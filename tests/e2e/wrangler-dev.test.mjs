@@ -13,11 +13,13 @@ import { hs256, tenantToken } from "../support/jwt.mjs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { writeDevConfigs } from "../../tools/dev-config/write.mjs";
+import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 
 let wrangler;
 let origin;
 let output = "";
 let configDir;
+let llm;
 const SECRETS = {
   REDIS_REST_URL: stackEnv().redisRestUrl,
   REDIS_REST_TOKEN: stackEnv().redisRestToken,
@@ -25,7 +27,9 @@ const SECRETS = {
   STRIPE_WEBHOOK_SECRETS: "whsec_smoke",
   BASEHUB_WEBHOOK_SECRET: "bshb_workflow_smoke:smoke",
   BASEHUB_SVIX_SECRET: "whsec_c21va2U=",
-  LLM_BASE_URLS: "http://127.0.0.1:9",
+  // Set in before(): the LLM double, whose key is an optional secret named by `key=`.
+  LLM_BASE_URLS: "",
+  E2E_LLM_KEY: "sk-wrangler-dev-e2e",
 };
 // A local override of one function's var, as a developer writes it in .dev.overrides.
 const OVERRIDES = "agent.AUTH_AUDIENCE=wrangler-dev-audience\n";
@@ -35,10 +39,12 @@ before(async () => {
   const port = await unusedPort();
   const inspectorPort = await unusedPort();
   origin = `http://127.0.0.1:${port}`;
+  llm = await startLlmDouble(() => ({ chunks: textChunks("Hello from the double.") }));
+  SECRETS.LLM_BASE_URLS = `${llm.url}|key=E2E_LLM_KEY`;
   // What scripts/dev does before starting wrangler: each function's config with the overrides
   // (tools/dev-config); the secrets come from the environment below.
   configDir = mkdtempSync(path.join(tmpdir(), "sba-dev-config-"));
-  const functionConfigs = writeDevConfigs({ root: ROOT, out: configDir, functions: FUNCTIONS, overridesText: OVERRIDES });
+  const functionConfigs = writeDevConfigs({ root: ROOT, out: configDir, functions: FUNCTIONS, overridesText: OVERRIDES, env: { ...process.env, ...SECRETS } });
   // The router imports the built playground (scripts/dev runs tools/playground/build.mjs).
   await ensurePlayground();
   const configs = ["wrangler.toml", ...functionConfigs].flatMap((c) => ["-c", c]);
@@ -86,6 +92,7 @@ before(async () => {
 
 after(async () => {
   if (configDir) rmSync(configDir, { recursive: true, force: true });
+  await llm?.close();
   if (!wrangler || wrangler.exitCode !== null) return;
   const exited = new Promise((r) => wrangler.once("exit", r));
   wrangler.kill("SIGINT");
@@ -123,6 +130,20 @@ test("wrangler dev: a var overridden for one function applies, and its secrets s
   // Another function keeps the stock value.
   const kb = await fetch(`${origin}/kb/search?q=hours`, { headers: { authorization: `Bearer ${token("authenticated")}` } });
   assert.equal(kb.status, 200, await kb.text());
+});
+
+test("wrangler dev: an optional secret set in the environment (a provider's key=) reaches the Worker", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const token = hs256({ sub: "u", role: "authenticated", aud: "wrangler-dev-audience", iat: now, exp: now + 600, app_metadata: { tenant_id: `t-key-${now}` } }, SECRETS.AUTH_JWT_SECRET);
+  const res = await fetch(`${origin}/agent/run`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ threadId: `th-${now}`, runId: `run-key-${now}`, messages: [{ id: "m", role: "user", content: "Hi" }], tools: [], context: [] }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const text = [...(await res.text()).matchAll(/"type":"TEXT_MESSAGE_CONTENT".*"delta":"([^"]*)"/g)].map((m) => m[1]).join("");
+  assert.equal(text, "Hello from the double.");
+  assert.equal(llm.headers.at(-1).authorization, `Bearer ${SECRETS.E2E_LLM_KEY}`);
 });
 
 test("wrangler dev: unknown paths get JSON 404s from the router and from a function", async () => {

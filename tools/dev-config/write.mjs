@@ -13,7 +13,10 @@
 //
 // and this writes `<out>/<function>/wrangler.toml`: the function's own, with those values in
 // its `[vars]` and its paths made absolute. Secrets keep coming from scripts/dev's environment
-// (no `.dev.vars` sits next to the written config).
+// (no `.dev.vars` sits next to the written config). The optional secrets the code reads
+// (`LLM_API_KEY`, the keys `LLM_BASE_URLS` names with `key=`, …) are not in `[secrets]
+// required`, so wrangler dev would drop them: those set in the environment join that list in
+// the written config, and reach the Worker as secrets (never written to a file).
 //
 //   node tools/dev-config/write.mjs [out]      (scripts/dev runs it; out: .local/dev-config)
 
@@ -46,16 +49,37 @@ function unquote(value) {
   return v.length >= 2 && v[0] === v.at(-1) && (v[0] === '"' || v[0] === "'") ? v.slice(1, -1) : v;
 }
 
+/** Secrets the code reads when they are set (docs/deploy.md, "Optional secrets"). */
+export const OPTIONAL_SECRETS = ["LLM_API_KEY", "BASEHUB_TOKEN", "OTEL_EXPORTER_OTLP_HEADERS"];
+
+/** The optional secrets set in `env`, with the key names its `LLM_BASE_URLS` entries give. */
+export function optionalSecretsIn(env) {
+  const named = (env.LLM_BASE_URLS ?? "")
+    .split(",")
+    .flatMap((entry) => entry.split("|").slice(1))
+    .map((option) => option.trim())
+    .filter((option) => option.startsWith("key="))
+    .map((option) => option.slice(4));
+  return [...new Set([...OPTIONAL_SECRETS, ...named])].filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && env[name]);
+}
+
 /**
- * `toml` (a function's wrangler.toml from `dir`) with `vars` set in its `[vars]` table and its
- * relative paths (main, watch_dir, the build command's folder) made absolute.
+ * `toml` (a function's wrangler.toml from `dir`) with `vars` set in its `[vars]` table, the
+ * `secrets` names added to its `[secrets] required` list, and its relative paths (main,
+ * watch_dir, the build command's folder) made absolute.
  */
-export function configWith(toml, { root, fn, vars }) {
+export function configWith(toml, { root, fn, vars, secrets = [] }) {
   const dir = path.join(root, "functions", fn);
   let out = toml
     .replace(/^main = "([^"]+)"/m, (_, p) => `main = ${JSON.stringify(path.join(dir, p))}`)
     .replace(/^watch_dir = \[([^\]]*)\]/m, (_, list) => `watch_dir = [${list.split(",").map((p) => JSON.stringify(path.join(dir, p.trim().replace(/^"|"$/g, "")))).join(", ")}]`)
     .replace(/^command = .*$/m, `command = ${JSON.stringify(`cd ${JSON.stringify(root)} && scripts/build --if-stale ${fn}`)}`);
+  const required = out.match(/^required = \[([^\]]*)\]/m);
+  const missing = secrets.filter((name) => !required?.[1].includes(`"${name}"`));
+  if (missing.length) {
+    if (!required) throw new Error(`${fn}: its wrangler.toml has no [secrets] required list`);
+    out = out.replace(/^required = \[/m, `required = [${missing.map((n) => JSON.stringify(n)).join(", ")}, `);
+  }
   const lines = out.split("\n");
   const start = lines.findIndex((l) => l.trim() === "[vars]");
   if (start < 0 && Object.keys(vars).length) throw new Error(`${fn}: its wrangler.toml has no [vars] table`);
@@ -77,7 +101,8 @@ export function configWith(toml, { root, fn, vars }) {
 }
 
 /** Writes `<out>/<fn>/wrangler.toml` for every function; returns their paths. */
-export function writeDevConfigs({ root = ROOT, out = path.join(root, ".local", "dev-config"), functions = FUNCTIONS, overridesText } = {}) {
+export function writeDevConfigs({ root = ROOT, out = path.join(root, ".local", "dev-config"), functions = FUNCTIONS, overridesText, env = process.env } = {}) {
+  const secrets = optionalSecretsIn(env);
   const overridesPath = path.join(root, ".dev.overrides");
   const text = overridesText ?? (existsSync(overridesPath) ? readFileSync(overridesPath, "utf8") : "");
   const overrides = parseOverrides(text, functions);
@@ -87,7 +112,7 @@ export function writeDevConfigs({ root = ROOT, out = path.join(root, ".local", "
     const toml = readFileSync(path.join(root, "functions", fn, "wrangler.toml"), "utf8");
     const file = path.join(out, fn, "wrangler.toml");
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, configWith(toml, { root, fn, vars: { ...overrides.all, ...(overrides.only[fn] ?? {}) } }));
+    writeFileSync(file, configWith(toml, { root, fn, vars: { ...overrides.all, ...(overrides.only[fn] ?? {}) }, secrets }));
     return file;
   });
 }
