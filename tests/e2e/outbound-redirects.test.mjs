@@ -34,7 +34,9 @@ before(async () => {
   bundle = await startBundle({
     overrides: {
       agent: { bindings: { LLM_BASE_URLS: to("/llm/v1"), LLM_MODEL: "any", LLM_FIRST_TOKEN_TIMEOUT_MS: "3000" } },
-      "ratelimited-agent": { bindings: { REDIS_REST_URL: to("/redis") } },
+      // A model it never reaches (runs are refused at admission), configured so that the
+      // providers' check (before admission) passes and the run gets as far as Redis.
+      "ratelimited-agent": { bindings: { REDIS_REST_URL: to("/redis"), LLM_BASE_URLS: "http://127.0.0.1:9" } },
       "kb-ingest": { bindings: { AUTH_JWKS_URL: to("/jwks.json") } },
       webhooks: { bindings: { BASEHUB_REVALIDATE_URL: to("/revalidate") } },
     },
