@@ -18,6 +18,7 @@ import { tenantToken } from "../support/jwt.mjs";
 import { startLlmDouble, textChunks } from "../support/llm-double.mjs";
 import { tcpProxy } from "../support/tcp-proxy.mjs";
 import { poolerConsole } from "../support/pooler.mjs";
+import { awayFromMinuteEdge } from "../support/wait.mjs";
 
 const PER_MINUTE = 20; // the free plan's agent_requests_per_minute
 const FUNCTION = "sba-ratelimited-agent";
@@ -215,18 +216,6 @@ function assertAllAnswered(s) {
   assert.equal(broken.length, 0, `5xx other than 503: ${JSON.stringify(tally(broken.map((r) => `${r.status} ${r.code}`)))}`);
   const bodyErrors = s.results.filter((r) => r.bodyError);
   assert.equal(bodyErrors.length, 0, `bodies cut off: ${JSON.stringify(tally(bodyErrors.map((r) => r.bodyError)))}`);
-}
-
-/**
- * The tenant window is a sliding window over epoch-aligned minutes: a burst that straddles a
- * minute boundary may rightly admit more than the limit. Start only with `needMs` left.
- */
-async function awayFromMinuteEdge(needMs) {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < needMs) {
-    console.log(`(waiting ${left + 250} ms for the next minute)`);
-    await sleep(left + 250);
-  }
 }
 
 /** A first run for `tenant` that must be admitted and finish (it also caches the plan). */

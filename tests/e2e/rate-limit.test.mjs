@@ -10,6 +10,7 @@ import { Ratelimit } from "@upstash/ratelimit";
 import { startWorker, stackEnv } from "../support/bundle.mjs";
 import { hs256 } from "../support/jwt.mjs";
 import { unusedPort } from "../support/ports.mjs";
+import { awayFromMinuteEdge } from "../support/wait.mjs";
 
 const SECRET = "e2e-ratelimit-secret-0123456789abcdef";
 const stack = stackEnv();
@@ -41,6 +42,7 @@ after(async () => {
 });
 
 test("within the limit: 200 with RateLimit headers; over it: 429 with Retry-After", async () => {
+  await awayFromMinuteEdge(5_000); // the counts below assume one window
   const tenant = freshTenant();
   for (let i = 1; i <= 5; i++) {
     const res = await hit(five, tenant);
@@ -63,6 +65,7 @@ test("within the limit: 200 with RateLimit headers; over it: 429 with Retry-Afte
 });
 
 test("limits are per tenant", async () => {
+  await awayFromMinuteEdge(5_000);
   const [a, b] = [freshTenant(), freshTenant()];
   for (let i = 0; i < 5; i++) assert.equal((await hit(five, a)).status, 200);
   assert.equal((await hit(five, a)).status, 429);
@@ -72,6 +75,7 @@ test("limits are per tenant", async () => {
 test("the official @upstash/ratelimit and the Worker share one budget", async () => {
   const redis = new Redis({ url: stack.redisRestUrl, token: stack.redisRestToken, enableTelemetry: false });
   const official = new Ratelimit({ redis, limiter: Ratelimit.slidingWindow(5, "60 s"), ephemeralCache: false });
+  await awayFromMinuteEdge(5_000);
   const tenant = freshTenant();
   const first = await official.limit(`tenant:${tenant}`);
   const second = await official.limit(`tenant:${tenant}`);
@@ -86,6 +90,7 @@ test("the official @upstash/ratelimit and the Worker share one budget", async ()
 
 test("60 concurrent requests against a limit of 20 → exactly 20 admitted", async () => {
   const twenty = await fixture({ RATE_LIMIT_TENANT_PER_MINUTE: "20" });
+  await awayFromMinuteEdge(5_000);
   const tenant = freshTenant();
   const statuses = await Promise.all(Array.from({ length: 60 }, () => hit(twenty, tenant).then((r) => r.status)));
   assert.equal(statuses.filter((s) => s === 200).length, 20);
