@@ -47,9 +47,10 @@ function runBody(runId, threadId, text = "Hi") {
   return JSON.stringify({ threadId, runId, messages: [{ id: "m1", role: "user", content: text }], tools: [], context: [], state: {}, forwardedProps: {} });
 }
 
-/** POST `<prefix>/run`; never waits more than 40 s in all (a hung stream fails the test). */
-function postRun(prefix, tenant, body, signal = AbortSignal.timeout(40_000)) {
-  return bundle.fetch(`${prefix}/run`, {
+/** POST `<prefix>/run` (to `via`: the suite's bundle, or one with its own settings); never
+ * waits more than 40 s in all (a hung stream fails the test). */
+function postRun(prefix, tenant, body, signal = AbortSignal.timeout(40_000), via = bundle) {
+  return via.fetch(`${prefix}/run`, {
     method: "POST",
     signal,
     headers: { ...auth(tenant), "content-type": "application/json", accept: "text/event-stream" },
@@ -57,8 +58,8 @@ function postRun(prefix, tenant, body, signal = AbortSignal.timeout(40_000)) {
   });
 }
 
-function getEvents(prefix, tenant, runId, lastEventId) {
-  return bundle.fetch(`${prefix}/runs/${runId}/events`, {
+function getEvents(prefix, tenant, runId, lastEventId, via = bundle) {
+  return via.fetch(`${prefix}/runs/${runId}/events`, {
     signal: AbortSignal.timeout(40_000),
     headers: { ...auth(tenant), accept: "text/event-stream", ...(lastEventId === undefined ? {} : { "last-event-id": lastEventId }) },
   });
@@ -383,12 +384,7 @@ describe("a run outlives its client connection", () => {
 /** POSTs a run to `target` (a bundle with its own settings) and reads it to its first text. */
 async function startOn(target, tenant, runId, threadId) {
   const controller = new AbortController();
-  const res = await target.fetch("/agent/run", {
-    method: "POST",
-    signal: controller.signal,
-    headers: { ...auth(tenant), "content-type": "application/json", accept: "text/event-stream" },
-    body: runBody(runId, threadId),
-  });
+  const res = await postRun("/agent", tenant, runBody(runId, threadId), controller.signal, target);
   assert.equal(res.status, 200);
   const first = new SseStream(res, "first connection");
   const lastSeen = await first.until(isContent);
@@ -397,10 +393,7 @@ async function startOn(target, tenant, runId, threadId) {
 
 /** The frames after `lastSeen`, resumed from `target` and read to the run's end. */
 async function resumeToEnd(target, tenant, runId, lastSeen, timeoutMs) {
-  const resumed = await target.fetch(`/agent/runs/${runId}/events`, {
-    signal: AbortSignal.timeout(timeoutMs + 10_000),
-    headers: { ...auth(tenant), accept: "text/event-stream", "last-event-id": lastSeen.id },
-  });
+  const resumed = await getEvents("/agent", tenant, runId, lastSeen.id, target);
   assert.equal(resumed.status, 200);
   const rest = new SseStream(resumed, "resume");
   await rest.toEnd(timeoutMs);

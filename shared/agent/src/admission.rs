@@ -90,8 +90,16 @@ pub async fn admit_run(call: &Call, tenant: &TenantContext, input: &RunAgentInpu
         if let (Some((per_minute, checked_at_ms)), true) = (progress.admitted, refusal.status >= 500) {
             if first_failure_of_an_outage() {
                 let (config, tenant, ip) = (limits.config.clone(), limits.tenant.clone(), limits.ip.clone());
-                call.ctx
-                    .wait_until(async move { refund(redis, &config, &tenant, per_minute, &ip, checked_at_ms).await });
+                call.ctx.wait_until(async move {
+                    let check = Check {
+                        tenant: &tenant,
+                        tenant_per_minute: per_minute,
+                        ip: &ip,
+                        now_ms: checked_at_ms,
+                        refresh_cache: false,
+                    };
+                    refund(redis, &config, check).await
+                });
             }
         }
     }

@@ -74,13 +74,9 @@ pub fn fail_policy(value: Option<&str>) -> FailPolicy {
 pub async fn admit(
     redis: RedisRest,
     config: &LimitConfig,
-    tenant: &str,
-    tenant_per_minute: u64,
-    ip: &str,
-    now_ms: u64,
+    check: Check<'_>,
     record: impl FnOnce(&'static str),
 ) -> Result<Admission, ApiError> {
-    let check = Check { tenant, tenant_per_minute, ip, now_ms, refresh_cache: false };
     admit_alongside(redis, config, check, &[], record).await.0
 }
 
@@ -132,18 +128,11 @@ pub async fn admit_alongside(
 /// (the database down): the client's retry should not find its budget spent by our outage.
 /// Never for a quota refusal — those must keep costing, or an exhausted tenant could hammer
 /// the database at will — and the caller refunds only the first failure of an outage (see
-/// `sba_agent::admission`). Best effort: a failed refund is the same as none.
-pub async fn refund(
-    redis: RedisRest,
-    config: &LimitConfig,
-    tenant: &str,
-    tenant_per_minute: u64,
-    ip: &str,
-    now_ms: u64,
-) {
-    let check = Check { tenant, tenant_per_minute, ip, now_ms, refresh_cache: false };
+/// `sba_agent::admission`). Best effort: a failed refund is the same as none. `check` is the
+/// admitting check's: the same policies, limit and clock.
+pub async fn refund(redis: RedisRest, config: &LimitConfig, check: Check<'_>) {
     let (limiter, ids) = run_limiter(redis, config, &check);
-    limiter.check(&ids, -1, now_ms).await;
+    limiter.check(&ids, -1, check.now_ms).await;
 }
 
 fn run_limiter(redis: RedisRest, config: &LimitConfig, check: &Check<'_>) -> (Limiter, [String; 3]) {

@@ -1,7 +1,7 @@
 //! `admit` and `refund` against the suite's Redis REST server: three limits in one round
 //! trip, and a refund that gives back exactly what an admission took.
 
-use sba_quota::{admit, refund, LimitConfig};
+use sba_quota::{admit, refund, Check, LimitConfig};
 use sba_redis::RedisRest;
 use sba_testkit::unique;
 
@@ -29,13 +29,14 @@ async fn a_refund_gives_back_the_admission_and_nothing_more() {
     }
     let (tenant, ip) = (unique("adm"), unique("ip"));
     let (now, config) = (1_000_000_000_000, config());
-    let go = || admit(redis(), &config, &tenant, 100, &ip, now, |_| {});
+    let check = || Check { tenant: &tenant, tenant_per_minute: 100, ip: &ip, now_ms: now, refresh_cache: false };
+    let go = || admit(redis(), &config, check(), |_| {});
     assert!(go().await.is_ok());
     assert!(go().await.is_ok());
     let refused = go().await.unwrap_err();
     assert_eq!((refused.status, refused.code.as_ref()), (429, "rate_limited"), "the burst of 2 is spent");
 
-    refund(redis(), &config, &tenant, 100, &ip, now).await;
+    refund(redis(), &config, check()).await;
     assert!(go().await.is_ok(), "one refund, one more admission");
     assert_eq!(go().await.unwrap_err().status, 429, "and not two");
 }
@@ -48,7 +49,9 @@ async fn the_outcome_is_recorded() {
     let (tenant, ip) = (unique("adm-outcome"), unique("ip"));
     let mut seen = Vec::new();
     for _ in 0..3 {
-        let _ = admit(redis(), &config(), &tenant, 100, &ip, 1_000_000_000_000, |o| seen.push(o)).await;
+        let check =
+            Check { tenant: &tenant, tenant_per_minute: 100, ip: &ip, now_ms: 1_000_000_000_000, refresh_cache: false };
+        let _ = admit(redis(), &config(), check, |o| seen.push(o)).await;
     }
     // The second admission left the burst at 0: the isolate's block cache refuses the third
     // without asking Redis.
